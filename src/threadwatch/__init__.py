@@ -1,0 +1,67 @@
+"""threadwatch: watch run_batt batch runs and say, in time, when they are degrading.
+
+The public API. Submodules load lazily so that ``import threadwatch.guard`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Event",
+    "Executor",
+    "Kind",
+    "Level",
+    "NothingReadError",
+    "Report",
+    "Scanner",
+    "SourceError",
+    "Tally",
+    "ThreadwatchError",
+    "Verdict",
+    "__version__",
+    "build_report",
+    "judge",
+    "load_config",
+]
+
+_WHERE = {
+    "Config": "threadwatch.config",
+    "load_config": "threadwatch.config",
+    "ConfigError": "threadwatch.errors",
+    "NothingReadError": "threadwatch.errors",
+    "SourceError": "threadwatch.errors",
+    "ThreadwatchError": "threadwatch.errors",
+    "Event": "threadwatch.events",
+    "Executor": "threadwatch.events",
+    "Kind": "threadwatch.events",
+    "Level": "threadwatch.health.rules",
+    "Verdict": "threadwatch.health.rules",
+    "judge": "threadwatch.health.rules",
+    "Tally": "threadwatch.health.metrics",
+    "Scanner": "threadwatch.parse.scanner",
+    "Report": "threadwatch.report",
+    "build_report": "threadwatch.report",
+}
+
+if TYPE_CHECKING:
+    from threadwatch.config import Config, load_config
+    from threadwatch.errors import ConfigError, NothingReadError, SourceError, ThreadwatchError
+    from threadwatch.events import Event, Executor, Kind
+    from threadwatch.health.metrics import Tally
+    from threadwatch.health.rules import Level, Verdict, judge
+    from threadwatch.parse.scanner import Scanner
+    from threadwatch.report import Report, build_report
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'threadwatch' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

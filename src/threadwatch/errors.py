@@ -1,0 +1,40 @@
+"""The one exception tree of threadwatch. Foreign errors are translated at the boundary.
+
+    ThreadwatchError            anything threadwatch reports as a one-line error
+     ├── ConfigError            the config file is unreadable or invalid (names file and key)
+     ├── SourceError            a path to read is missing or unreadable
+     └── NothingReadError       no input at all could be read
+
+The CLI maps every ThreadwatchError to exit code 3 (unknown/error) and its message.
+"""
+
+from __future__ import annotations
+
+
+class ThreadwatchError(Exception):
+    """Base of every error threadwatch raises on purpose."""
+
+
+class ConfigError(ThreadwatchError):
+    """The configuration cannot be used.
+
+    Args:
+        path: the config file.
+        key: the dotted key at fault, or None when the file itself is at fault.
+        problem: what is wrong, in a few words.
+    """
+
+    def __init__(self, path: str, key: str | None, problem: str) -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"invalid config {where}: {problem}")
+
+
+class SourceError(ThreadwatchError):
+    """A path to read is missing or cannot be read."""
+
+
+class NothingReadError(ThreadwatchError):
+    """None of the given inputs could be read."""

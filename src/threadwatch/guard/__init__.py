@@ -1,0 +1,60 @@
+"""threadwatch.guard: the guarded executor core and a narrow thread-cleanup guard.
+
+Stands alone: it imports nothing else from threadwatch and nothing outside the standard
+library, so a batch program can use it without the monitor's dependencies. Everything it
+decides is logged on the ``threadwatch.guard`` logger in the format documented in
+``threadwatch.guard.eventlog``, which ``threadwatch`` parses back.
+"""
+
+from __future__ import annotations
+
+from threadwatch.guard.cleanup import (
+    SuppressedCleanupError,
+    install_thread_cleanup_guard,
+    is_thread_cleanup_guard_installed,
+    suppressed_count,
+    suppressed_records,
+    thread_cleanup_guard,
+    uninstall_thread_cleanup_guard,
+)
+from threadwatch.guard.eventlog import LOGGER_NAME, format_event
+from threadwatch.guard.executor import (
+    POOL_ERRORS,
+    BatchResult,
+    Fallback,
+    ItemOutcome,
+    default_pool_factory,
+    run_batch,
+)
+from threadwatch.guard.policy import (
+    Decision,
+    ExecutorKind,
+    GuardPolicy,
+    Reason,
+    count_threads,
+    decide,
+)
+
+__all__ = [
+    "LOGGER_NAME",
+    "POOL_ERRORS",
+    "BatchResult",
+    "Decision",
+    "ExecutorKind",
+    "Fallback",
+    "GuardPolicy",
+    "ItemOutcome",
+    "Reason",
+    "SuppressedCleanupError",
+    "count_threads",
+    "decide",
+    "default_pool_factory",
+    "format_event",
+    "install_thread_cleanup_guard",
+    "is_thread_cleanup_guard_installed",
+    "run_batch",
+    "suppressed_count",
+    "suppressed_records",
+    "thread_cleanup_guard",
+    "uninstall_thread_cleanup_guard",
+]

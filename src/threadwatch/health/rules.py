@@ -1,0 +1,102 @@
+"""Counts and rates → a level with its reasons (BRIEF §4).
+
+Rate rules apply only where there are batches. A scope with no batches is judged by its count
+rules alone, and is *unknown* when none of them fires: nothing was seen to judge.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from threadwatch.config import Rule
+
+
+class Level(enum.IntEnum):
+    """A verdict; the value is the monitoring-plugin exit code."""
+
+    GREEN = 0
+    YELLOW = 1
+    RED = 2
+    UNKNOWN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a level was raised: which metric, its value, the rule's comparison."""
+
+    level: Level
+    metric: str
+    is_rate: bool
+    value: float
+    operator: str
+    threshold: float
+    why: str
+
+    def describe(self) -> str:
+        """One human line, e.g. ``overload rate 62.0 % > 50.0 %``."""
+        if self.is_rate:
+            return (
+                f"{self.metric} rate {self.value:.1%} {self.operator} {self.threshold:.1%}"
+            )
+        return f"{self.metric} {self.value:g} {self.operator} {self.threshold:g}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "level": self.level.label,
+            "metric": self.metric,
+            "kind": "rate" if self.is_rate else "count",
+            "value": self.value,
+            "operator": self.operator,
+            "threshold": self.threshold,
+            "why": self.why,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A level and the reasons for it (worst first)."""
+
+    level: Level
+    reasons: tuple[Reason, ...]
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+_LEVEL = {"yellow": Level.YELLOW, "red": Level.RED}
+
+
+def judge(
+    counts: Mapping[str, int], rates: Mapping[str, float | None], rules: Sequence[Rule]
+) -> Verdict:
+    """Apply every rule; the level is the worst fired, green if none, unknown if nothing seen."""
+    reasons: list[Reason] = []
+    has_batches = counts.get("batches", 0) > 0
+    for rule in rules:
+        if rule.is_rate:
+            rate = rates.get(rule.metric)
+            if not has_batches or rate is None:
+                continue
+            value: float = rate
+        else:
+            value = counts[rule.metric]
+        op, threshold = rule.comparison
+        if _COMPARE[op](value, threshold):
+            reasons.append(
+                Reason(_LEVEL[rule.level], rule.metric, rule.is_rate, value, op, threshold,
+                       rule.why)
+            )
+    reasons.sort(key=lambda reason: -reason.level)
+    if reasons:
+        return Verdict(reasons[0].level, tuple(reasons))
+    return Verdict(Level.GREEN if has_batches else Level.UNKNOWN, ())

@@ -1,0 +1,167 @@
+"""Read sources into tallies: one file, a byte range of one, or many in parallel.
+
+A large plain file is cut into as many parts as there are CPUs, at the start of a program line
+(so a part never begins inside a traceback block), scanned in worker processes, and the parts'
+tallies merged in order: the later part's tally is *detached* and hands what belongs to an
+earlier batch back to the part before (see ``Tally.merge``). Every worker reads in fixed-size
+chunks, so memory stays bounded whatever the input size.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from threadwatch.config import Config
+from threadwatch.health.metrics import COUNTED_KINDS, Tally
+from threadwatch.parse.grammar import Grammar
+from threadwatch.parse.scanner import Scanner
+from threadwatch.sources.files import STDIN, is_compressed, open_binary
+
+CHUNK_BYTES = 4 << 20
+PARALLEL_MIN_BYTES = 48 << 20  # below this, starting workers costs more than it saves
+_BOUNDARY_WINDOW = 256 << 10
+
+
+@dataclass
+class SourceScan:
+    """What scanning one source gave: its tally and what was skipped or went wrong."""
+
+    path: str
+    tally: Tally
+    problems: list[str] = field(default_factory=list)
+    read_ok: bool = True
+    bytes_read: int = 0
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    start: int
+    end: int | None  # None: to the end
+    detached: bool
+
+
+def counting_grammar(config: Config) -> Grammar:
+    """The grammar that finds just what the counts need."""
+    return Grammar(config.parse.program_files, COUNTED_KINDS)
+
+
+def _scan_job(job: _Job, config: Config) -> SourceScan:
+    grammar = counting_grammar(config)
+    tally = Tally(config.inference.process_min_batch, detached=job.detached)
+    scanner = Scanner(
+        job.path, grammar, start_offset=job.start,
+        max_line_bytes=config.parse.max_line_bytes, keep_text=False,
+    )
+    result = SourceScan(job.path, tally)
+    try:
+        with open_binary(job.path) as stream:
+            if job.start:
+                stream.seek(job.start)
+            remaining = None if job.end is None else job.end - job.start
+            while remaining is None or remaining > 0:
+                size = CHUNK_BYTES if remaining is None else min(CHUNK_BYTES, remaining)
+                chunk = stream.read(size)
+                if not chunk:
+                    break
+                result.bytes_read += len(chunk)
+                if remaining is not None:
+                    remaining -= len(chunk)
+                tally.add_all(scanner.feed(chunk))
+    except (OSError, EOFError) as exc:  # vanished, unreadable, corrupt .gz
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        result.problems.append(f"{job.path}: cannot read ({reason})")
+        result.read_ok = result.bytes_read > 0
+    tally.add_all(scanner.close())
+    result.problems += [
+        f"{job.path}: at byte {notice.offset}: {notice.message}" for notice in scanner.notices
+    ]
+    return result
+
+
+def _boundary(path: str, near: int, config: Config) -> int | None:
+    """A part boundary at or after ``near``: the start of a line with a program prefix."""
+    grammar = counting_grammar(config)
+    with open(path, "rb") as stream:
+        stream.seek(near)
+        window = stream.read(_BOUNDARY_WINDOW)
+    first = window.find(b"\n") + 1
+    if first == 0:
+        return None
+    match = grammar.program_prefix.search(window, first)
+    while match is not None and match.start() > 0 and window[match.start() - 1] != 0x0A:
+        match = grammar.program_prefix.search(window, match.end())
+    return near + (match.start() if match is not None else first)
+
+
+def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
+    if parts < 2 or path == STDIN or is_compressed(path):
+        return [_Job(path, 0, None, detached=False)]
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return [_Job(path, 0, None, detached=False)]
+    if size < PARALLEL_MIN_BYTES:
+        return [_Job(path, 0, None, detached=False)]
+    cuts = [0]
+    for i in range(1, parts):
+        cut = _boundary(path, size * i // parts, config)
+        if cut is not None and cut > cuts[-1]:
+            cuts.append(cut)
+    ends: list[int | None] = [*cuts[1:], None]
+    return [_Job(path, start, end, detached=start > 0) for start, end in zip(cuts, ends)]
+
+
+def _merge_parts(parts: list[SourceScan]) -> SourceScan:
+    first = parts[0]
+    for later in parts[1:]:
+        first.tally.merge(later.tally)
+        first.problems += later.problems
+        first.bytes_read += later.bytes_read
+        first.read_ok = first.read_ok or later.read_ok
+    return first
+
+
+def scan_paths(files: Sequence[str], config: Config, workers: int | None = None) -> list[SourceScan]:
+    """Scan every file (parallel where it pays) and return one finished scan per file."""
+    workers = workers or os.cpu_count() or 1
+    jobs = [job for path in files for job in _jobs_for(path, workers, config)]
+    big = sum(1 for job in jobs if job.detached) > 0 or _total_size(files) >= PARALLEL_MIN_BYTES
+    if workers > 1 and len(jobs) > 1 and big:
+        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+            results = list(pool.map(_scan_job, jobs, [config] * len(jobs)))
+    else:
+        results = [_scan_job(job, config) for job in jobs]
+    scans: list[SourceScan] = []
+    for job, result in zip(jobs, results):
+        if job.detached:
+            scans[-1] = _merge_parts([scans[-1], result])
+        else:
+            scans.append(result)
+    for scan in scans:
+        scan.tally.finish()
+    return scans
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """``fork`` (fast: nothing re-imported) when this process runs no other thread; otherwise
+    ``forkserver`` — forking a process with threads can deadlock the child (BRIEF §3)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _total_size(files: Sequence[str]) -> int:
+    total = 0
+    for path in files:
+        try:
+            total += os.path.getsize(path) if path != STDIN else 0
+        except OSError:
+            pass
+    return total

@@ -1,0 +1,65 @@
+"""The guard's public surface, and that importing it stays light."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import threadwatch.guard
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+HEAVY = {"typer", "rich", "pydantic", "watchdog", "httpx"}
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"{statement}; import sys, json; print(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": SRC}
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return set(json.loads(run.stdout))
+
+
+def test_public_names_are_pinned() -> None:
+    assert threadwatch.guard.__all__ == [
+        "LOGGER_NAME",
+        "POOL_ERRORS",
+        "BatchResult",
+        "Decision",
+        "ExecutorKind",
+        "Fallback",
+        "GuardPolicy",
+        "ItemOutcome",
+        "Reason",
+        "SuppressedCleanupError",
+        "count_threads",
+        "decide",
+        "default_pool_factory",
+        "format_event",
+        "install_thread_cleanup_guard",
+        "is_thread_cleanup_guard_installed",
+        "run_batch",
+        "suppressed_count",
+        "suppressed_records",
+        "thread_cleanup_guard",
+        "uninstall_thread_cleanup_guard",
+    ]
+    assert all(hasattr(threadwatch.guard, name) for name in threadwatch.guard.__all__)
+
+
+def test_import_pulls_in_no_heavy_dependency() -> None:
+    modules = _modules_after("import threadwatch.guard")
+    assert {name.split(".")[0] for name in modules} & HEAVY == set()
+
+
+def test_import_pulls_in_nothing_else_of_threadwatch() -> None:
+    modules = _modules_after("import threadwatch.guard")
+    ours = {name for name in modules if name.startswith("threadwatch.")}
+    assert {name for name in ours if not name.startswith("threadwatch.guard")} == set()
+
+
+def test_import_defers_multiprocessing_until_a_process_pool_is_needed() -> None:
+    assert "multiprocessing" not in _modules_after("import threadwatch.guard")
