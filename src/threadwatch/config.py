@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.errors import ConfigError
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
 
@@ -38,6 +39,16 @@ class ParseConfig(_Model):
 class SourcesConfig(_Model):
     include: tuple[str, ...] = ("*.log", "*.log.*", "*.err", "*.err.*", "*.out", "*.txt")
     exclude: tuple[str, ...] = ()
+
+
+class TailConfig(_Model):
+    """``threadwatch tail`` settings (owned by the tail feature)."""
+
+    window_seconds: float = Field(900.0, gt=0)
+    bucket_seconds: float = Field(10.0, gt=0)
+    flush_seconds: float = Field(2.0, gt=0)
+    poll_seconds: float = Field(1.0, gt=0)
+    refresh_seconds: float = Field(0.5, gt=0)
 
 
 class Rule(_Model):
@@ -89,6 +100,8 @@ class Config(_Model):
     inference: InferenceConfig = InferenceConfig()
     parse: ParseConfig = ParseConfig()
     sources: SourcesConfig = SourcesConfig()
+    tail: TailConfig = TailConfig()
+    alerts: AlertsConfig = AlertsConfig()
     rules: tuple[Rule, ...] = ()
 
 

@@ -95,6 +95,9 @@ class _Batch:
 class Tally:
     """Running counts of one scope; ``add`` events in order, then ``finish``.
 
+    ``counts`` may be swapped for a fresh dict at any time (a sliding window does, per time
+    bucket): later events and batch closings count into the new one.
+
     Args:
         process_min_batch: the program's rule: this many samples or more → process pool.
         detached: the tally starts in the middle of a source (a parallel scan's later part):
@@ -106,7 +109,6 @@ class Tally:
         self.counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
         # (task id, executor override, sample) that belong to a batch before a detached part
         self.unresolved: list[tuple[str | None, Executor | None, Sample]] = []
-        self._creation_failed = 0
         self._min_process = process_min_batch
         self._detached = detached
         self._open: dict[str, _Batch] = {}
@@ -157,18 +159,11 @@ class Tally:
                 handler(event)
 
     def finish(self) -> dict[str, int]:
-        """Close every open batch and return the counts (``sequential`` derived)."""
+        """Close every open batch and return the counts."""
         for batch in self._open.values():
             self._close(batch)
         self._open.clear()
-        counts = self.counts
-        counts["sequential"] = (
-            counts["overload"]
-            + counts["thread_pool_fallback"]
-            + counts["parallel_failed"]
-            + self._creation_failed
-        )
-        return counts
+        return self.counts
 
     def merge(self, later: Tally) -> None:
         """Append a detached tally of the part of the source that follows this one."""
@@ -177,7 +172,6 @@ class Tally:
         for batch in self._open.values():
             self._close(batch)
         add_counts(self.counts, later.counts)
-        self._creation_failed += later._creation_failed
         self._open = later._open
         if later._last is not None:
             self._last = later._last
@@ -249,6 +243,7 @@ class Tally:
 
     def _count_overload(self, threads: int | None) -> None:
         self.counts["overload"] += 1
+        self.counts["sequential"] += 1
         if threads is not None and threads > OVER_60:
             self.counts["threads_over_60"] += 1
         else:
@@ -262,10 +257,9 @@ class Tally:
 
     def _to_sequential(self, key: str | None) -> Callable[[Event], None]:
         def handle(event: Event) -> None:
-            if key is None:
-                self._creation_failed += 1
-            else:
+            if key is not None:
                 self.counts[key] += 1
+            self.counts["sequential"] += 1
             self._attribute(event.task_id, Executor.SEQUENTIAL, None)
 
         return handle

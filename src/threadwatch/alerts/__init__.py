@@ -1,0 +1,1 @@
+"""Alerting: verdict changes and events → alerts → sinks (Slack, webhook, Alertmanager)."""

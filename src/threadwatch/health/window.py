@@ -1,0 +1,150 @@
+"""Health over a sliding window of observed time, per source and in total, and the stream of
+level changes that ``tail`` shows and alerting consumes.
+
+Counts go into time buckets; a scope's window counts are the sum of its buckets younger than
+the window. Each source keeps its own ``Tally`` (lines without a task id belong to the latest
+batch *of their source*); the total is the sum of the sources' window counts, judged as one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from threadwatch.config import Config
+from threadwatch.events import Event
+from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts, rates_of
+from threadwatch.health.rules import Level, Verdict, judge
+
+TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class ScopeHealth:
+    """A scope's window counts, rates and verdict at one moment."""
+
+    scope: str
+    counts: dict[str, int]
+    rates: dict[str, float | None]
+    verdict: Verdict
+    last_event_at: float | None
+    last_event: Event | None
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """A scope's level changed (the first verdict of a scope counts as a change from UNKNOWN).
+
+    Attributes:
+        scope: a source path, or ``total``.
+        previous, current: the levels before and after.
+        health: the scope's health when it changed (reasons in ``health.verdict``).
+        at: observed time of the change (seconds since the epoch).
+    """
+
+    scope: str
+    previous: Level
+    current: Level
+    health: ScopeHealth
+    at: float
+
+
+class _SourceWindow:
+    def __init__(self, process_min_batch: int) -> None:
+        self.tally = Tally(process_min_batch)
+        self.buckets: deque[tuple[int, dict[str, int]]] = deque()
+        self.last_event_at: float | None = None
+        self.last_event: Event | None = None
+
+    def add(self, event: Event, bucket: int, at: float) -> None:
+        if not self.buckets or self.buckets[-1][0] != bucket:
+            counts = dict.fromkeys(COUNT_KEYS, 0)
+            self.buckets.append((bucket, counts))
+            self.tally.counts = counts
+        self.tally.add(event)
+        self.last_event_at = at
+        self.last_event = event
+
+    def expire(self, oldest_bucket: int) -> None:
+        while self.buckets and self.buckets[0][0] < oldest_bucket:
+            self.buckets.popleft()
+
+    def counts(self) -> dict[str, int]:
+        total = dict.fromkeys(COUNT_KEYS, 0)
+        for _, counts in self.buckets:
+            add_counts(total, counts)
+        return total
+
+
+class WindowedHealth:
+    """Per-source and total health over the last ``window_seconds`` of observed time.
+
+    Args:
+        config: rules and the inference setting.
+        window_seconds: how far back the counts reach.
+        bucket_seconds: time resolution of the window.
+    """
+
+    def __init__(
+        self, config: Config, window_seconds: float, bucket_seconds: float = 10.0
+    ) -> None:
+        self._config = config
+        self._window = window_seconds
+        self._bucket = bucket_seconds
+        self._sources: dict[str, _SourceWindow] = {}
+        self._levels: dict[str, Level] = {}
+
+    def add(self, event: Event, at: float) -> None:
+        """Count an event observed at time ``at``."""
+        window = self._sources.get(event.source)
+        if window is None:
+            window = self._sources[event.source] = _SourceWindow(
+                self._config.inference.process_min_batch
+            )
+        window.add(event, math.floor(at / self._bucket), at)
+
+    def add_all(self, events: Iterable[Event], at: float) -> None:
+        for event in events:
+            self.add(event, at)
+
+    def forget(self, source: str) -> None:
+        """Stop tracking a source (its file is gone); the total no longer includes it."""
+        self._sources.pop(source, None)
+        self._levels.pop(source, None)
+
+    def snapshot(self, now: float) -> list[ScopeHealth]:
+        """Every source's health, then the total's, at time ``now``."""
+        oldest = math.floor((now - self._window) / self._bucket) + 1
+        healths = []
+        total = dict.fromkeys(COUNT_KEYS, 0)
+        last_at: float | None = None
+        last_event: Event | None = None
+        for source, window in sorted(self._sources.items()):
+            window.expire(oldest)
+            counts = window.counts()
+            add_counts(total, counts)
+            healths.append(self._health(source, counts, window.last_event_at, window.last_event))
+            if window.last_event_at is not None and (last_at is None or window.last_event_at > last_at):
+                last_at, last_event = window.last_event_at, window.last_event
+        healths.append(self._health(TOTAL, total, last_at, last_event))
+        return healths
+
+    def evaluate(self, now: float) -> list[LevelChange]:
+        """Judge every scope at ``now``; return the scopes whose level changed."""
+        changes = []
+        for health in self.snapshot(now):
+            previous = self._levels.get(health.scope, Level.UNKNOWN)
+            current = health.verdict.level
+            if current is not previous:
+                self._levels[health.scope] = current
+                changes.append(LevelChange(health.scope, previous, current, health, now))
+        return changes
+
+    def _health(
+        self, scope: str, counts: dict[str, int], last_at: float | None, last: Event | None
+    ) -> ScopeHealth:
+        rates = rates_of(counts)
+        return ScopeHealth(scope, counts, rates, judge(counts, rates, self._config.rules),
+                           last_at, last)
