@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
 from threadwatch.config import Config, load_config
 from threadwatch.errors import ThreadwatchError
 from threadwatch.health.rules import Level
-from threadwatch.render import print_report, safe_text
+from threadwatch.render import print_report, report_console, safe_text
 from threadwatch.report import build_report
 
 app = typer.Typer(
@@ -76,7 +75,7 @@ def report(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
     else:
-        print_report(result, Console())
+        print_report(result, report_console())
     raise typer.Exit(int(result.total.verdict.level))
 
 

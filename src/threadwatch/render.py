@@ -1,11 +1,16 @@
-"""Terminal output: rich tables of verdicts. Log text is stripped of control characters
-(terminal escape sequences in a log line must never reach the operator's terminal)."""
+"""Terminal output: rich tables of verdicts.
+
+Log text and paths are stripped of escape sequences and control characters before they reach
+the terminal: a log line must never be able to drive the operator's terminal.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +23,12 @@ LEVEL_STYLE = {
     Level.RED: "bold red",
     Level.UNKNOWN: "bold magenta",
 }
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI sequences (colours, cursor moves)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC sequences (titles, hyperlinks)
+    r"|\x1b[@-Z\\-_]?"  # other escapes
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0/C1 controls but tab and newline
+)
 
 
 def safe_text(text: str) -> str:
@@ -26,43 +36,79 @@ def safe_text(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def _percent(rate: float | None) -> str:
+def level_text(level: Level) -> Text:
+    return Text(level.label.upper(), style=LEVEL_STYLE[level])
+
+
+def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
 
 
-def _row(scope: ScopeReport, table: Table, *, bold: bool = False) -> None:
+def _short_names(report: Report) -> dict[str, str]:
+    paths = [source.name for source in report.sources]
+    if len(paths) < 2:
+        return {path: safe_text(path) for path in paths}
+    common = os.path.commonpath([os.path.abspath(p) for p in paths if p != "-"] or ["/"])
+    return {
+        path: safe_text(os.path.relpath(os.path.abspath(path), common) if path != "-" else path)
+        for path in paths
+    }
+
+
+def _row(table: Table, name: str, scope: ScopeReport, *, bold: bool = False) -> None:
     counts, rates = scope.counts, scope.rates
-    level = scope.verdict.level
-    reasons = "\n".join(reason.describe() for reason in scope.verdict.reasons)
     table.add_row(
-        Text(safe_text(scope.name), style="bold" if bold else ""),
-        Text(level.label.upper(), style=LEVEL_STYLE[level]),
+        level_text(scope.verdict.level),
         str(counts["batches"]),
-        _percent(rates["overload"]),
-        _percent(rates["sequential"]),
-        _percent(rates["process_pool_used"]),
+        percent(rates["overload"]),
+        percent(rates["sequential"]),
+        percent(rates["process_pool_used"]),
         str(counts["thread_keyerror"]),
         str(counts["thread_errors"]),
-        str(counts["memory_errors"] + counts["script_timeouts"]),
-        reasons or "-",
+        str(counts["memory_errors"]),
+        str(counts["script_timeouts"]),
+        Text(name, style="bold" if bold else ""),
     )
 
 
-def report_table(report: Report) -> Table:
-    """The report as a table: one row per source, then the total."""
-    table = Table(title="threadwatch report", title_justify="left", show_lines=False)
-    for header, justify in [
-        ("source", "left"), ("level", "left"), ("batches", "right"), ("overload", "right"),
-        ("sequential", "right"), ("process pool", "right"), ("thread KeyError", "right"),
-        ("thread errors", "right"), ("memory/timeout", "right"), ("reasons", "left"),
-    ]:
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+def report_table(report: Report) -> Group:
+    """The report: one row per source and the total, then every scope's reasons."""
+    names = _short_names(report)
+    table = Table(
+        title="threadwatch report", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.add_column("level")
+    for header in ("batches", "overload", "seq", "process", "KeyErr", "thrErr", "mem", "t/o"):
+        table.add_column(header, justify="right")
+    table.add_column("source", overflow="fold", ratio=1)
     for source in report.sources:
-        _row(source, table)
+        _row(table, names[source.name], source)
     table.add_section()
-    _row(report.total, table, bold=True)
-    return table
+    _row(table, "total", report.total, bold=True)
+    reasons = Text()
+    for reason in report.total.verdict.reasons:
+        reasons.append("  ")
+        reasons.append(reason.level.label.upper(), style=LEVEL_STYLE[reason.level])
+        reasons.append(f" {reason.describe()}")
+        reasons.append(f" ({reason.why})\n" if reason.why else "\n")
+    if not reasons.plain:
+        reasons.append("  no rule fired\n")
+    for source in report.sources:
+        deciding = [r for r in source.verdict.reasons if r.level is source.verdict.level]
+        if deciding:
+            reasons.append(f"  {names[source.name]}: ")
+            reasons.append(source.verdict.level.label.upper(), style=LEVEL_STYLE[deciding[0].level])
+            reasons.append(" " + "; ".join(r.describe() for r in deciding) + "\n")
+    return Group(table, Text("why:", style="bold"), reasons)
 
 
 def print_report(report: Report, console: Console) -> None:
     console.print(report_table(report))
+
+
+def report_console() -> Console:
+    """A console for reports: a pipe or file gets 120 columns rather than rich's 80."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 120))
+    return console
