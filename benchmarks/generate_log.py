@@ -23,7 +23,9 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 def task_lines(rng: random.Random, task: int) -> list[str]:
     tid = f"{rng.getrandbits(32):08x}"
     lines = [f"run_batt.py:831: -- {tid} - {task} start --"]
-    lines += [f"utils.py:{rng.randint(40, 400)}: loading {tid} grid {k}" for k in range(rng.randint(1, 4))]
+    lines += [
+        f"utils.py:{rng.randint(40, 400)}: loading {tid} grid {k}" for k in range(rng.randint(1, 4))
+    ]
     lines.append(f"run_batt.py:475: -- {tid} - {task} --")
     roll = rng.random()
     worker = "<dynamic-code>"
@@ -53,9 +55,13 @@ def task_lines(rng: random.Random, task: int) -> list[str]:
     for _ in range(rng.randint(2, 30)):
         lines.append(f"run_batt.py:702: - o_solver_id = '{rng.getrandbits(32):08x}' - match = True")
         if rng.random() < 0.5:
-            lines.append(f"card.py:212: candidate {rng.getrandbits(24):06x} size {rng.randint(1, 30)}")
+            lines.append(
+                f"card.py:212: candidate {rng.getrandbits(24):06x} size {rng.randint(1, 30)}"
+            )
     lines.append(f"run_batt.py:890: -- {tid} - {task} scored --")
-    lines.append(f"run_batt.py:902: -- {tid} - {task} done - {rng.randint(1, 40)} candidates scored")
+    lines.append(
+        f"run_batt.py:902: -- {tid} - {task} done - {rng.randint(1, 40)} candidates scored"
+    )
     if rng.random() < 0.01 and len(lines) > 3:  # two prints glued, the newline landing later
         i = rng.randrange(1, len(lines) - 1)
         lines[i : i + 2] = [lines[i] + lines[i + 1], ""]
@@ -71,8 +77,9 @@ def write_log(path: Path, megabytes: int, seed: int) -> int:
     with path.open("w", encoding="ascii", newline="\n") as out:
         while written < target:
             chunk = [
-                f"{rng.choice(DAYS)} {rng.choice(MONTHS)} {rng.randint(1, 28):2d}"
-                f" {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d} UTC 2026",
+                f"{rng.choice(DAYS)} {rng.choice(MONTHS)} {rng.randint(1, 28):2d} "
+                f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+                " UTC 2026",
                 "Generating batt: solver module batt_tmp.py",
                 "Running: python run_batt.py -i 400 -t 0.1",
             ]
@@ -81,11 +88,20 @@ def write_log(path: Path, megabytes: int, seed: int) -> int:
             for task in range(tasks):
                 lines = task_lines(rng, task)
                 if killed and task == tasks - 1:
-                    lines = lines[: lines.index(next(x for x in lines if x.endswith(" --") and "start" not in x)) + 1]
+                    lines = lines[
+                        : lines.index(
+                            next(x for x in lines if x.endswith(" --") and "start" not in x)
+                        )
+                        + 1
+                    ]
                 chunk += lines
             if not killed:
-                chunk += [f"{tasks} tasks - {tasks} timeouts", "=== Cache Statistics ===",
-                          f"hits: {rng.randint(0, 9999)}", f"misses: {rng.randint(0, 999)}"]
+                chunk += [
+                    f"{tasks} tasks - {tasks} timeouts",
+                    "=== Cache Statistics ===",
+                    f"hits: {rng.randint(0, 9999)}",
+                    f"misses: {rng.randint(0, 999)}",
+                ]
             text = "\n".join(chunk) + "\n"
             out.write(text)
             written += len(text)

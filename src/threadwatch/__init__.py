@@ -5,6 +5,7 @@ The public API. Submodules load lazily so that ``import threadwatch.guard`` stay
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -62,6 +63,4 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'threadwatch' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module), name)

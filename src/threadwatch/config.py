@@ -31,8 +31,13 @@ class InferenceConfig(_Model):
 
 
 class ParseConfig(_Model):
-    program_files: tuple[str, ...] = ("run_batt.py", "card.py", "utils.py", "run_test.py",
-                                      "<dynamic-code>")
+    program_files: tuple[str, ...] = (
+        "run_batt.py",
+        "card.py",
+        "utils.py",
+        "run_test.py",
+        "<dynamic-code>",
+    )
     max_line_bytes: int = Field(1 << 20, ge=1024)
 
 

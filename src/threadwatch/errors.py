@@ -3,7 +3,9 @@
     ThreadwatchError            anything threadwatch reports as a one-line error
      ├── ConfigError            the config file is unreadable or invalid (names file and key)
      ├── SourceError            a path to read is missing or unreadable
-     └── NothingReadError       no input at all could be read
+     ├── NothingReadError       no input at all could be read
+     ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
+     └── DeliveryError          an alert sink did not accept a notification
 
 The CLI maps every ThreadwatchError to exit code 3 (unknown/error) and its message.
 """
@@ -38,3 +40,34 @@ class SourceError(ThreadwatchError):
 
 class NothingReadError(ThreadwatchError):
     """None of the given inputs could be read."""
+
+
+class SinkConfigError(ThreadwatchError):
+    """An alert sink cannot be built. The message names the sink and the variable, never
+    the value (URLs and secrets stay out of output and logs).
+
+    Args:
+        sink: the sink's name in the config.
+        problem: what is wrong, in a few words.
+    """
+
+    def __init__(self, sink: str, problem: str) -> None:
+        self.sink = sink
+        self.problem = problem
+        super().__init__(f"alert sink {sink!r}: {problem}")
+
+
+class DeliveryError(ThreadwatchError):
+    """A sink did not accept a notification. The message never holds the sink's URL.
+
+    Args:
+        problem: what happened (e.g. ``HTTP 503``, ``timed out``).
+        retryable: whether trying again later may succeed.
+        retry_after: seconds the receiver asked us to wait (HTTP 429 ``Retry-After``).
+    """
+
+    def __init__(self, problem: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        self.problem = problem
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(problem)

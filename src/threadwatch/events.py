@@ -57,11 +57,11 @@ class Event(NamedTuple):
     Attributes:
         kind: what it is.
         source: the path (or ``-``) it was read from.
-        offset: byte offset of the line (or the block's first line) in that source.
+        offset: byte offset of the message (or of a block's first line) in that source.
         task_id: the 8-hex-digit task id, or a guard batch id.
         batch_index: the task's index ``i`` in ``-- {id} - {i} --``.
         sample_type, sample_index: ``demo``/``test`` and ``k`` of ``{type}[{k}]``.
-        count: a number the message carries (threads, outputs, candidates, tasks).
+        number: a number the message carries (threads, outputs, candidates, tasks).
         items: a second number: a guard batch's size, a run summary's timeouts.
         executor: the executor a line names (``ProcessPoolExecutor``, a guard executor, ...).
         error_type, message: the error a line or block reports.
@@ -77,7 +77,7 @@ class Event(NamedTuple):
     batch_index: int | None = None
     sample_type: str | None = None
     sample_index: int | None = None
-    count: int | None = None
+    number: int | None = None
     items: int | None = None
     executor: str | None = None
     error_type: str | None = None

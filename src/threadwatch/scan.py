@@ -9,6 +9,7 @@ chunks, so memory stays bounded whatever the input size.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -55,8 +56,11 @@ def _scan_job(job: _Job, config: Config) -> SourceScan:
     grammar = counting_grammar(config)
     tally = Tally(config.inference.process_min_batch, detached=job.detached)
     scanner = Scanner(
-        job.path, grammar, start_offset=job.start,
-        max_line_bytes=config.parse.max_line_bytes, keep_text=False,
+        job.path,
+        grammar,
+        start_offset=job.start,
+        max_line_bytes=config.parse.max_line_bytes,
+        keep_text=False,
     )
     result = SourceScan(job.path, tally)
     try:
@@ -114,7 +118,10 @@ def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
         if cut is not None and cut > cuts[-1]:
             cuts.append(cut)
     ends: list[int | None] = [*cuts[1:], None]
-    return [_Job(path, start, end, detached=start > 0) for start, end in zip(cuts, ends)]
+    return [
+        _Job(path, start, end, detached=start > 0)
+        for start, end in zip(cuts, ends, strict=True)
+    ]
 
 
 def _merge_parts(parts: list[SourceScan]) -> SourceScan:
@@ -127,7 +134,9 @@ def _merge_parts(parts: list[SourceScan]) -> SourceScan:
     return first
 
 
-def scan_paths(files: Sequence[str], config: Config, workers: int | None = None) -> list[SourceScan]:
+def scan_paths(
+    files: Sequence[str], config: Config, workers: int | None = None
+) -> list[SourceScan]:
     """Scan every file (parallel where it pays) and return one finished scan per file."""
     workers = workers or os.cpu_count() or 1
     jobs = [job for path in files for job in _jobs_for(path, workers, config)]
@@ -138,7 +147,7 @@ def scan_paths(files: Sequence[str], config: Config, workers: int | None = None)
     else:
         results = [_scan_job(job, config) for job in jobs]
     scans: list[SourceScan] = []
-    for job, result in zip(jobs, results):
+    for job, result in zip(jobs, results, strict=True):
         if job.detached:
             scans[-1] = _merge_parts([scans[-1], result])
         else:
@@ -160,8 +169,6 @@ def _context() -> multiprocessing.context.BaseContext:
 def _total_size(files: Sequence[str]) -> int:
     total = 0
     for path in files:
-        try:
+        with contextlib.suppress(OSError):
             total += os.path.getsize(path) if path != STDIN else 0
-        except OSError:
-            pass
     return total

@@ -1,15 +1,121 @@
-"""Alert configuration models (the ``[alerts]`` table of the config file)."""
+"""Alert configuration models (the ``[alerts]`` table of the config file).
+
+Sink URLs and secrets are written as ``${VARIABLE}`` references and expanded from the
+environment only when the sinks are built (``threadwatch.alerts.sinks.build_sinks``), so a
+config file can be shared and printed without leaking them.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from threadwatch.events import Kind
 
 
-class AlertsConfig(BaseModel):
-    """``[alerts]``: hold, repeat and grouping times."""
-
+class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventRuleConfig(_Model):
+    """``[[alerts.events]]``: alert at once when an event of these kinds is seen in a source."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kinds: tuple[Kind, ...] = Field(min_length=1)
+    level: Literal["yellow", "red"] = "red"
+    summary: str = ""
+
+
+class _SinkBase(_Model):
+    url: str = Field(min_length=1)
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    verify_tls: bool = True
+    # Pause between two messages to the same sink (Slack asks for about one a second).
+    min_interval_seconds: float = Field(0.0, ge=0)
+
+
+class SlackSinkConfig(_SinkBase):
+    """A Slack incoming webhook (``url = "${SLACK_WEBHOOK_URL}"``)."""
+
+    type: Literal["slack"]
+    min_interval_seconds: float = Field(1.0, ge=0)
+    max_text_chars: int = Field(2500, ge=200, le=2900)
+
+
+class WebhookSinkConfig(_SinkBase):
+    """A generic JSON webhook; ``secret`` (optional) signs the body with HMAC-SHA256."""
+
+    type: Literal["webhook"]
+    secret: str | None = None
+
+
+class AlertmanagerSinkConfig(_SinkBase):
+    """An Alertmanager (``url`` is its base URL; alerts go to ``/api/v2/alerts``).
+
+    Firing alerts are posted with ``endsAt = now + firing_ttl_seconds``: if threadwatch dies,
+    Alertmanager resolves them by itself after that long. Repeats re-post and extend it.
+    """
+
+    type: Literal["alertmanager"]
+    firing_ttl_seconds: float = Field(7200.0, gt=0)
+
+
+SinkConfig = Annotated[
+    SlackSinkConfig | WebhookSinkConfig | AlertmanagerSinkConfig, Field(discriminator="type")
+]
+
+
+class DeliveryConfig(_Model):
+    """``[alerts.delivery]``: retries of the outbox sender."""
+
+    backoff_initial_seconds: float = Field(5.0, gt=0)
+    backoff_max_seconds: float = Field(300.0, gt=0)
+    # Longest ``Retry-After`` honoured; a longer one is cut to this.
+    retry_after_max_seconds: float = Field(3600.0, gt=0)
+    # A notification still undelivered after this long is marked failed (kept, shown).
+    max_age_seconds: float = Field(86400.0, gt=0)
+
+
+def _default_event_rules() -> tuple[EventRuleConfig, ...]:
+    return (
+        EventRuleConfig(name="thread-cleanup-keyerror", kinds=(Kind.THREAD_CLEANUP_KEYERROR,),
+                        level="yellow", summary="thread-cleanup KeyError"),
+        EventRuleConfig(name="memory-error", kinds=(Kind.MEMORY_ERROR,), level="red",
+                        summary="memory error"),
+    )
+
+
+class AlertsConfig(_Model):
+    """``[alerts]``: hold, repeat and grouping times, event rules, sinks and delivery."""
 
     hold_seconds: float = Field(120.0, ge=0)
     repeat_seconds: float = Field(3600.0, gt=0)
     group_wait_seconds: float = Field(10.0, ge=0)
+    # An event alert resolves after this long without a new matching event.
+    event_quiet_seconds: float = Field(600.0, gt=0)
+    # Levels that fire: "yellow" (yellow and red) or "red" (red only).
+    min_level: Literal["yellow", "red"] = "yellow"
+    max_samples: int = Field(5, ge=0, le=50)
+    # Host label of every alert; empty means this machine's host name.
+    host: str = ""
+    events: tuple[EventRuleConfig, ...] = Field(default_factory=_default_event_rules)
+    sinks: dict[str, SinkConfig] = Field(default_factory=dict)
+    delivery: DeliveryConfig = DeliveryConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertsConfig:
+        names = [rule.name for rule in self.events]
+        if len(names) != len(set(names)):
+            raise ValueError("event rule names must be unique")
+        for name, sink in self.sinks.items():
+            if not name or not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"sink name {name!r}: use letters, digits, '-' and '_'")
+            if isinstance(sink, AlertmanagerSinkConfig) and (
+                sink.firing_ttl_seconds <= self.repeat_seconds
+            ):
+                # Otherwise Alertmanager would resolve a still-firing alert between repeats.
+                raise ValueError(
+                    f"sink {name!r}: firing_ttl_seconds must exceed alerts.repeat_seconds"
+                )
+        return self

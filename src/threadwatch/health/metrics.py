@@ -142,6 +142,8 @@ class Tally:
             Kind.MEMORY_ERROR: self._count("memory_errors"),
             Kind.SCRIPT_TIMEOUT: self._count("script_timeouts"),
             Kind.RUN_SUMMARY: self._count("runs_completed"),
+            Kind.TASK_SCORED: self._task_finished,
+            Kind.TASK_DONE: self._task_finished,
         }
 
     def add(self, event: Event) -> None:
@@ -164,6 +166,18 @@ class Tally:
             self._close(batch)
         self._open.clear()
         return self.counts
+
+    def provisional(self) -> dict[str, int]:
+        """Executor counts of the batches still open, as the rule reads them now (a live
+        view counts them before they close)."""
+        counts = {"process_pool_used": 0, "thread_pool_used": 0}
+        for batch in self._open.values():
+            executor = self._executor_of(batch)
+            if executor is Executor.PROCESS:
+                counts["process_pool_used"] += 1
+            elif executor is Executor.THREAD:
+                counts["thread_pool_used"] += 1
+        return counts
 
     def merge(self, later: Tally) -> None:
         """Append a detached tally of the part of the source that follows this one."""
@@ -196,11 +210,14 @@ class Tally:
         self._last = batch
         return batch
 
-    def _close(self, batch: _Batch) -> None:
-        executor = batch.executor
-        if executor is None and batch.samples:
+    def _executor_of(self, batch: _Batch) -> Executor | None:
+        if batch.executor is None and batch.samples:
             many = len(batch.samples) >= self._min_process
-            executor = Executor.PROCESS if many else Executor.THREAD
+            return Executor.PROCESS if many else Executor.THREAD
+        return batch.executor
+
+    def _close(self, batch: _Batch) -> None:
+        executor = self._executor_of(batch)
         if executor is Executor.PROCESS:
             self.counts["process_pool_used"] += 1
         elif executor is Executor.THREAD:
@@ -228,7 +245,12 @@ class Tally:
         batch = self._open_batch(event.task_id)
         batch.executor = _executor(event.executor)
         if event.message == "overload":
-            self._count_overload(event.count)
+            self._count_overload(event.number)
+
+    def _task_finished(self, event: Event) -> None:
+        # scored/done come after the task's samples: its batch is complete
+        if event.task_id is not None and event.task_id in self._open:
+            self._close(self._open.pop(event.task_id))
 
     def _guard_done(self, event: Event) -> None:
         if event.task_id is None or event.task_id not in self._open:
@@ -238,7 +260,7 @@ class Tally:
         self._close(batch)
 
     def _overload(self, event: Event) -> None:
-        self._count_overload(event.count)
+        self._count_overload(event.number)
         self._attribute(event.task_id, Executor.SEQUENTIAL, None)
 
     def _count_overload(self, threads: int | None) -> None:

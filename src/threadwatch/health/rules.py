@@ -42,9 +42,7 @@ class Reason:
     def describe(self) -> str:
         """One human line, e.g. ``overload rate 62.0 % > 50.0 %``."""
         if self.is_rate:
-            return (
-                f"{self.metric} rate {self.value:.1%} {self.operator} {self.threshold:.1%}"
-            )
+            return f"{self.metric} rate {self.value:.1%} {self.operator} {self.threshold:.1%}"
         return f"{self.metric} {self.value:g} {self.operator} {self.threshold:g}"
 
     def as_dict(self) -> dict[str, object]:
@@ -93,8 +91,9 @@ def judge(
         op, threshold = rule.comparison
         if _COMPARE[op](value, threshold):
             reasons.append(
-                Reason(_LEVEL[rule.level], rule.metric, rule.is_rate, value, op, threshold,
-                       rule.why)
+                Reason(
+                    _LEVEL[rule.level], rule.metric, rule.is_rate, value, op, threshold, rule.why
+                )
             )
     reasons.sort(key=lambda reason: -reason.level)
     if reasons:

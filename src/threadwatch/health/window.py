@@ -72,9 +72,12 @@ class _SourceWindow:
             self.buckets.popleft()
 
     def counts(self) -> dict[str, int]:
+        """Window counts, with the batches still open counted by their executor so far."""
         total = dict.fromkeys(COUNT_KEYS, 0)
         for _, counts in self.buckets:
             add_counts(total, counts)
+        if self.buckets:
+            add_counts(total, self.tally.provisional())
         return total
 
 
@@ -87,9 +90,7 @@ class WindowedHealth:
         bucket_seconds: time resolution of the window.
     """
 
-    def __init__(
-        self, config: Config, window_seconds: float, bucket_seconds: float = 10.0
-    ) -> None:
+    def __init__(self, config: Config, window_seconds: float, bucket_seconds: float = 10.0) -> None:
         self._config = config
         self._window = window_seconds
         self._bucket = bucket_seconds
@@ -126,7 +127,9 @@ class WindowedHealth:
             counts = window.counts()
             add_counts(total, counts)
             healths.append(self._health(source, counts, window.last_event_at, window.last_event))
-            if window.last_event_at is not None and (last_at is None or window.last_event_at > last_at):
+            if window.last_event_at is not None and (
+                last_at is None or window.last_event_at > last_at
+            ):
                 last_at, last_event = window.last_event_at, window.last_event
         healths.append(self._health(TOTAL, total, last_at, last_event))
         return healths
@@ -146,5 +149,6 @@ class WindowedHealth:
         self, scope: str, counts: dict[str, int], last_at: float | None, last: Event | None
     ) -> ScopeHealth:
         rates = rates_of(counts)
-        return ScopeHealth(scope, counts, rates, judge(counts, rates, self._config.rules),
-                           last_at, last)
+        return ScopeHealth(
+            scope, counts, rates, judge(counts, rates, self._config.rules), last_at, last
+        )

@@ -1,7 +1,7 @@
 """The message table compiled for speed: bytes buffer in, events out, in buffer order.
 
 Python's ``re`` jumps quickly between occurrences of the literal a pattern starts with, but
-tries every position for an alternation of differently-starting patterns (measured 40× slower
+tries every position for an alternation of differently-starting patterns (measured 40 times slower
 here), and ``bytes.find`` of a long literal is faster still. So the table is compiled into a
 few *passes*: a regex pass for each short literal start shared by frequent messages (``-- ``,
 ``demo[``, ``test[``), and a ``find`` pass for each message that starts with a long literal or
@@ -25,7 +25,7 @@ Decoder = Callable[["re.Match[bytes]", str, int], "Event | None"]
 
 _SHORT_LITERAL = 3  # frequent messages are grouped by their first three literal characters
 _LONG_LITERAL = 8  # a literal start this long is found faster by bytes.find
-_INT_FIELDS = frozenset({"batch_index", "sample_index", "count", "items"})
+_INT_FIELDS = frozenset({"batch_index", "sample_index", "number", "items"})
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
 _LITERAL_CHAR = re.compile(r"[^\\\[\](){}.*+?^$|]|\\[^\w]")
 _POSITION = {name: i for i, name in enumerate(Event._fields)}
@@ -76,7 +76,7 @@ def _table_decoder(
         for position, group in texts:
             if (text := match.group(group)) is not None:
                 values[position] = text.decode("utf-8", "replace")
-        return _new_event(Event, values)  # type: ignore[no-any-return]
+        return _new_event(Event, values)
 
     return decode
 
@@ -196,8 +196,9 @@ class Grammar:
                 self._passes.append(_FindPass(pattern.anchor, source, factory, at_start=False))
             else:  # no literal to skip to: slow, so only for kinds a caller asks for
                 self._passes.append(_RegexPass("", [(source, factory)]))
-        self._passes.append(_FindPass("threadwatch-guard event=", GUARD_REGEX, _guard_decoder,
-                                      at_start=True))
+        self._passes.append(
+            _FindPass("threadwatch-guard event=", GUARD_REGEX, _guard_decoder, at_start=True)
+        )
         self._passes += [_RegexPass(key, entries) for key, entries in grouped.items()]
         self._headers = [
             _FindPass(literal_start(header)[0], header, _no_decoder, at_start=True)
@@ -238,4 +239,3 @@ def _literal_source(source: str, length: int) -> str:
 
 def _no_decoder(groupindex: Mapping[str, int], tag: str) -> Decoder:
     return lambda match, source, base: None
-

@@ -15,16 +15,20 @@ from threadwatch.events import Kind
 GUARD_REGEX = r"threadwatch-guard event=(?P<guard_event>\w+)(?P<guard_fields>[^\n]*)"
 
 _PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+_ESCAPE = re.compile(r"\\(.)")
 _EXECUTOR_CLASS = {"process": "ProcessPoolExecutor", "thread": "ThreadPoolExecutor"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return "\n" if match[1] == "n" else match[1]
 
 
 def parse_logfmt(text: str) -> dict[str, str]:
     """Split ``key=value key="quoted value"`` pairs; quoted values are unescaped."""
     pairs: dict[str, str] = {}
     for key, raw in _PAIR.findall(text):
-        if raw.startswith('"'):
-            raw = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], raw[1:-1])
-        pairs[key] = raw
+        quoted = raw.startswith('"')
+        pairs[key] = _ESCAPE.sub(_unescape, raw[1:-1]) if quoted else raw
     return pairs
 
 
@@ -40,7 +44,7 @@ def decode_guard(event_name: str, fields_text: str) -> tuple[Kind, dict[str, Any
         return Kind.GUARD_DECISION, {
             "task_id": batch,
             "items": _int(f.get("items")),
-            "count": _int(f.get("threads")),
+            "number": _int(f.get("threads")),
             "executor": f.get("executor"),
             "message": f.get("reason"),
         }

@@ -65,15 +65,15 @@ PATTERNS: tuple[MessagePattern, ...] = (
     ),
     MessagePattern(
         Kind.TASK_DONE,
-        r"-- {ID} - (?P<batch_index>\d+) done - (?P<count>\d+) candidates scored",
+        r"-- {ID} - (?P<batch_index>\d+) done - (?P<number>\d+) candidates scored",
         "run_batt.py:902: -- 6a1e5592 - 61 done - 14 candidates scored",
-        {"task_id": "6a1e5592", "batch_index": 61, "count": 14},
+        {"task_id": "6a1e5592", "batch_index": 61, "number": 14},
     ),
     MessagePattern(
         Kind.OVERLOAD,
-        r"-- System overloaded \((?P<count>\d+) threads\), using sequential processing",
+        r"-- System overloaded \((?P<number>\d+) threads\), using sequential processing",
         "run_batt.py:566: -- System overloaded (47 threads), using sequential processing",
-        {"count": 47},
+        {"number": 47},
     ),
     MessagePattern(
         Kind.POOL_FALLBACK,
@@ -110,16 +110,16 @@ PATTERNS: tuple[MessagePattern, ...] = (
     # one row per sample type, so that each regex starts with a literal (a fast search)
     MessagePattern(
         Kind.SAMPLE_DONE,
-        r"demo\[(?P<sample_index>\d+)\] - {ID} - (?P<count>\d+)",
+        r"demo\[(?P<sample_index>\d+)\] - {ID} - (?P<number>\d+)",
         "<dynamic-code>:512: demo[2] - 6a1e5592 - 3",
-        {"sample_type": "demo", "sample_index": 2, "task_id": "6a1e5592", "count": 3},
+        {"sample_type": "demo", "sample_index": 2, "task_id": "6a1e5592", "number": 3},
         constants={"sample_type": "demo"},
     ),
     MessagePattern(
         Kind.SAMPLE_DONE,
-        r"test\[(?P<sample_index>\d+)\] - {ID} - (?P<count>\d+)",
+        r"test\[(?P<sample_index>\d+)\] - {ID} - (?P<number>\d+)",
         "run_batt.py:512: test[0] - 6a1e5592 - 1",
-        {"sample_type": "test", "sample_index": 0, "task_id": "6a1e5592", "count": 1},
+        {"sample_type": "test", "sample_index": 0, "task_id": "6a1e5592", "number": 1},
         constants={"sample_type": "test"},
     ),
     MessagePattern(
@@ -142,9 +142,9 @@ PATTERNS: tuple[MessagePattern, ...] = (
     ),
     MessagePattern(
         Kind.RUN_SUMMARY,
-        r"(?P<count>\d+) tasks - (?P<items>\d+) timeouts",
+        r"(?P<number>\d+) tasks - (?P<items>\d+) timeouts",
         "400 tasks - 400 timeouts",
-        {"count": 400, "items": 400},
+        {"number": 400, "items": 400},
         anchor=" tasks - ",
     ),
     MessagePattern(
@@ -154,9 +154,9 @@ PATTERNS: tuple[MessagePattern, ...] = (
     ),
     MessagePattern(
         Kind.THREAD_CREATION_FAILED,
-        r"failed after (?P<count>\d+) retries",
+        r"failed after (?P<number>\d+) retries",
         "utils.py:95: 6a1e5592: thread creation failed after 3 retries",
-        {"count": 3},
+        {"number": 3},
     ),
     MessagePattern(
         Kind.NESTED_THREAD_EXHAUSTION,

@@ -42,9 +42,7 @@ def _walk(folder: str, include: Sequence[str], exclude: Sequence[str]) -> Iterab
                 yield os.path.join(root, name)
 
 
-def expand_paths(
-    paths: Sequence[str], include: Sequence[str], exclude: Sequence[str]
-) -> Expansion:
+def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence[str]) -> Expansion:
     """Turn command-line paths into a de-duplicated, ordered list of files."""
     result = Expansion()
     seen: set[str] = set()

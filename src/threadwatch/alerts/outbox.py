@@ -1,0 +1,207 @@
+"""The durable outbox: notifications are written to the SQLite state file before any attempt
+to send them, one delivery row per sink, and leave it only as *delivered* or *failed*.
+
+Tables (created if missing; other parts of threadwatch keep their own tables in the same file):
+
+    alert_notifications(id, created_at, body)          every notification made (JSON body)
+    alert_deliveries(id, notification_id, sink, state, attempts, next_attempt_at,
+                     last_attempt_at, last_error, done_at)   state: pending|delivered|failed
+    alert_active(key, body, sent_at)                   firing alerts, to resume after a restart
+
+Rows are delivered first-in first-out per sink, so a sink sees an alert's *firing* before its
+*resolved*. Delivery is at least once: a crash between a receiver's acceptance and the
+``delivered`` mark sends that one notification again after the restart.
+
+One connection, shared by the dispatcher's thread and the sender thread under a lock: every
+statement is short, and WAL mode plus a busy timeout let other processes (``threadwatch
+alerts``, the tail store) read and write the same file meanwhile.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from threadwatch.alerts.model import Alert, Notification
+from threadwatch.errors import ThreadwatchError
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_notifications (
+    id INTEGER PRIMARY KEY,
+    created_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    id INTEGER PRIMARY KEY,
+    notification_id INTEGER NOT NULL REFERENCES alert_notifications(id),
+    sink TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_attempt_at REAL,
+    last_error TEXT,
+    done_at REAL
+);
+CREATE INDEX IF NOT EXISTS alert_deliveries_queue ON alert_deliveries(state, sink, id);
+CREATE TABLE IF NOT EXISTS alert_active (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    sent_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification's delivery to one sink."""
+
+    id: int
+    notification: Notification
+    sink: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    last_attempt_at: float | None
+    last_error: str | None
+    done_at: float | None
+
+
+class Outbox:
+    """The alert tables of a state file.
+
+    Args:
+        path: the SQLite state file (created if missing).
+        busy_timeout_seconds: how long to wait for another writer's lock.
+    """
+
+    def __init__(self, path: str | Path, busy_timeout_seconds: float = 5.0) -> None:
+        self._lock = threading.Lock()
+        try:
+            # The sender thread uses this connection too; the lock serialises all use.
+            self._db = sqlite3.connect(str(path), timeout=busy_timeout_seconds,
+                                       check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ThreadwatchError(f"cannot open alert state {path}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def enqueue(self, notification: Notification, sinks: Iterable[str]) -> Notification:
+        """Store a notification and one pending delivery per sink; return it with its id."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            cursor = self._db.execute(
+                "INSERT INTO alert_notifications (created_at, body) VALUES (?, ?)",
+                (notification.created_at, notification.to_json()))
+            stored = Notification(notification.alerts, notification.created_at,
+                                  notification.host, cursor.lastrowid)
+            self._db.execute("UPDATE alert_notifications SET body = ? WHERE id = ?",
+                             (stored.to_json(), stored.id))
+            self._db.executemany(
+                "INSERT INTO alert_deliveries (notification_id, sink, state, next_attempt_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(stored.id, sink, PENDING, notification.created_at) for sink in sinks])
+            for alert in notification.alerts:
+                self._remember(alert, notification.created_at)
+        return stored
+
+    def _remember(self, alert: Alert, sent_at: float) -> None:
+        if alert.status.value == "resolved":
+            self._db.execute("DELETE FROM alert_active WHERE key = ?", (alert.key,))
+        else:
+            body = Notification((alert,), sent_at, "").to_json()
+            self._db.execute(
+                "INSERT OR REPLACE INTO alert_active (key, body, sent_at) VALUES (?, ?, ?)",
+                (alert.key, body, sent_at))
+
+    def mark_delivered(self, delivery_id: int, now: float) -> None:
+        self._set(delivery_id, DELIVERED, now, None, now)
+
+    def mark_retry(self, delivery_id: int, now: float, next_attempt_at: float,
+                   error: str) -> None:
+        self._set(delivery_id, PENDING, now, error, None, next_attempt_at)
+
+    def mark_failed(self, delivery_id: int, now: float, error: str) -> None:
+        self._set(delivery_id, FAILED, now, error, now)
+
+    def _set(self, delivery_id: int, state: str, now: float, error: str | None,
+             done_at: float | None, next_attempt_at: float | None = None) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE alert_deliveries SET state = ?, attempts = attempts + 1,"
+                " last_attempt_at = ?, last_error = ?, done_at = ?,"
+                " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                (state, now, error, done_at, next_attempt_at, delivery_id))
+
+    def expire(self, now: float, max_age_seconds: float) -> int:
+        """Mark deliveries pending for longer than ``max_age_seconds`` failed; return how many."""
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "UPDATE alert_deliveries SET state = ?, done_at = ?,"
+                " last_error = COALESCE(last_error || '; ', '') || 'gave up: too old'"
+                " WHERE state = ? AND notification_id IN"
+                " (SELECT id FROM alert_notifications WHERE created_at <= ?)",
+                (FAILED, now, PENDING, now - max_age_seconds))
+            return cursor.rowcount
+
+    # -- reading --------------------------------------------------------------------------
+
+    def head(self, sink: str) -> Delivery | None:
+        """The oldest pending delivery of ``sink`` (due or not), or None."""
+        rows = self._select("WHERE d.state = ? AND d.sink = ? ORDER BY d.id LIMIT 1",
+                            (PENDING, sink))
+        return rows[0] if rows else None
+
+    def deliveries(self, limit: int = 50, state: str | None = None) -> list[Delivery]:
+        """The newest deliveries first (all states, or one)."""
+        where = "WHERE d.state = ? " if state else ""
+        params: tuple[object, ...] = (state, limit) if state else (limit,)
+        return self._select(f"{where}ORDER BY d.id DESC LIMIT ?", params)
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries are pending, delivered, failed."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, COUNT(*) FROM alert_deliveries GROUP BY state").fetchall()
+        counts = dict.fromkeys((PENDING, DELIVERED, FAILED), 0)
+        counts.update({str(state): int(n) for state, n in rows})
+        return counts
+
+    def notifications(self, limit: int = 20) -> list[Notification]:
+        """The newest notifications first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, body FROM alert_notifications ORDER BY id DESC LIMIT ?",
+                (limit,)).fetchall()
+        return [Notification.from_json(body, int(row_id)) for row_id, body in rows]
+
+    def active(self) -> list[tuple[Alert, float]]:
+        """Alerts firing when last saved, with the time of their last notification."""
+        with self._lock:
+            rows = self._db.execute("SELECT body, sent_at FROM alert_active ORDER BY key")
+            return [(Notification.from_json(body).alerts[0], float(sent_at))
+                    for body, sent_at in rows.fetchall()]
+
+    def _select(self, clause: str, params: tuple[object, ...]) -> list[Delivery]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.id, n.id, n.body, d.sink, d.state, d.attempts, d.next_attempt_at,"
+                " d.last_attempt_at, d.last_error, d.done_at FROM alert_deliveries d"
+                f" JOIN alert_notifications n ON n.id = d.notification_id {clause}",
+                params).fetchall()
+        return [
+            Delivery(int(r[0]), Notification.from_json(r[2], int(r[1])), str(r[3]), str(r[4]),
+                     int(r[5]), float(r[6]), r[7], r[8], r[9])
+            for r in rows
+        ]

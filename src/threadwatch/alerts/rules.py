@@ -1,0 +1,212 @@
+"""The alert state machine: scope levels and events in, alerts out (time is always passed in).
+
+Level alerts (key ``level:<scope>``), one episode per scope:
+
+    green/unknown ──bad──▶ pending ──held hold_seconds──▶ firing ──green──▶ resolved
+                             │                              │ ▲
+                             └──green before hold: dropped  │ └ repeat every repeat_seconds
+                                (a flap, never sent)        └ yellow→red: escalated, at once
+
+"Bad" is yellow or red (or red only, with ``min_level = "red"``). A red→yellow step while firing
+sends nothing (the next repeat shows it), and a later yellow→red step in the same episode does
+not escalate again: flapping between levels must not flood. Unknown (no batches left in the
+window) counts as not bad, so an episode whose run has stopped resolves.
+
+Event alerts (key ``event:<rule>:<source>``) fire at once on a matching event, fold later
+matches into the same episode (counted, newest lines kept as samples), repeat like level
+alerts, and resolve after ``event_quiet_seconds`` without a new match.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from threadwatch.alerts.model import Alert, AlertReason, Status, Transition
+from threadwatch.alerts.settings import AlertsConfig, EventRuleConfig
+from threadwatch.events import Event, Kind
+from threadwatch.health.rules import Level
+from threadwatch.health.window import TOTAL, ScopeHealth
+
+LEVEL_RULE = "level"
+# Kinds too routine to be worth showing as a sample line of a level alert.
+_ROUTINE = frozenset({
+    Kind.TASK_START, Kind.BATCH, Kind.SAMPLE_DONE, Kind.SOLVER_MATCH, Kind.TASK_SCORED,
+    Kind.TASK_DONE, Kind.RUN_DATE, Kind.GUARD_BATCH_DONE, Kind.GUARD_DECISION,
+})
+_SAMPLE_CHARS = 4000  # one sample (a traceback block) is cut here; sinks cut further
+
+
+@dataclass
+class _Episode:
+    key: str
+    rule: str
+    scope: str
+    summary: str
+    level: Level
+    since: float
+    hold: float
+    firing: bool = False
+    notified_level: Level = Level.GREEN
+    last_sent_at: float = 0.0
+    last_event_at: float = 0.0
+    occurrences: int = 0
+    reasons: tuple[AlertReason, ...] = ()
+    samples: deque[str] = field(default_factory=deque)
+
+
+def _label(level: Level) -> str:
+    return level.label
+
+
+class AlertRules:
+    """Turns observed scope levels and events into alerts.
+
+    Args:
+        config: the ``[alerts]`` settings (hold, repeat, event rules, ...).
+    """
+
+    def __init__(self, config: AlertsConfig) -> None:
+        self._config = config
+        self._min = Level.RED if config.min_level == "red" else Level.YELLOW
+        self._episodes: dict[str, _Episode] = {}
+        self._by_kind: dict[Kind, list[EventRuleConfig]] = {}
+        for rule in config.events:
+            for kind in rule.kinds:
+                self._by_kind.setdefault(kind, []).append(rule)
+        self._recent: dict[str, deque[str]] = {}
+        self._recent_total: deque[str] = deque(maxlen=config.max_samples)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def observe_events(self, events: Iterable[Event], at: float) -> None:
+        """Remember sample lines and open or extend event-rule episodes."""
+        for event in events:
+            if event.kind not in _ROUTINE and event.text:
+                text = event.text[:_SAMPLE_CHARS]
+                recent = self._recent.get(event.source)
+                if recent is None:
+                    recent = self._recent[event.source] = deque(maxlen=self._config.max_samples)
+                recent.append(text)
+                self._recent_total.append(text)
+            for rule in self._by_kind.get(event.kind, ()):
+                self._match(rule, event, at)
+
+    def observe_level(self, scope: str, level: Level, health: ScopeHealth | None,
+                      at: float) -> list[Alert]:
+        """A scope's current level at ``at``; returns an escalation or resolution, if any."""
+        key = f"{LEVEL_RULE}:{scope}"
+        episode = self._episodes.get(key)
+        if level in (Level.YELLOW, Level.RED) and level >= self._min:
+            reasons = () if health is None else tuple(
+                AlertReason.from_reason(r) for r in health.verdict.reasons)
+            if episode is None:
+                self._episodes[key] = _Episode(key, LEVEL_RULE, scope, "", level, at,
+                                               self._config.hold_seconds, reasons=reasons)
+                return []
+            episode.level = level
+            episode.reasons = reasons or episode.reasons
+            if episode.firing and level > episode.notified_level:
+                previous = episode.notified_level
+                episode.notified_level = level
+                episode.last_sent_at = at
+                return [self._alert(episode, Transition.ESCALATED, previous=previous)]
+            return []
+        if episode is None:
+            return []
+        del self._episodes[key]
+        if episode.firing:
+            return [self._alert(episode, Transition.RESOLVED, ends_at=at)]
+        return []
+
+    def level_scopes(self) -> list[str]:
+        """Scopes with an open level episode (pending or firing)."""
+        return [e.scope for e in self._episodes.values() if e.rule == LEVEL_RULE]
+
+    def restore(self, alert: Alert, sent_at: float, now: float) -> None:
+        """Re-open a firing episode saved before a restart, so it repeats and resolves
+        instead of firing a second time."""
+        level = Level.RED if alert.level == "red" else Level.YELLOW
+        hold = self._config.hold_seconds if alert.rule == LEVEL_RULE else 0.0
+        episode = _Episode(alert.key, alert.rule, alert.scope, alert.summary, level,
+                           alert.starts_at, hold, firing=True, notified_level=level,
+                           last_sent_at=sent_at, last_event_at=now,
+                           occurrences=alert.occurrences, reasons=alert.reasons,
+                           samples=deque(alert.samples, maxlen=self._config.max_samples))
+        self._episodes[alert.key] = episode
+
+    # -- time -----------------------------------------------------------------------------
+
+    def due(self, now: float) -> list[Alert]:
+        """Alerts whose time has come at ``now``: held long enough, repeats, quiet events."""
+        alerts = []
+        for key, episode in list(self._episodes.items()):
+            if not episode.firing:
+                if now - episode.since >= episode.hold:
+                    episode.firing = True
+                    episode.notified_level = episode.level
+                    episode.last_sent_at = now
+                    alerts.append(self._alert(episode, Transition.FIRING))
+            elif (episode.rule != LEVEL_RULE
+                  and now - episode.last_event_at >= self._config.event_quiet_seconds):
+                del self._episodes[key]
+                alerts.append(self._alert(episode, Transition.RESOLVED, ends_at=now))
+            elif now - episode.last_sent_at >= self._config.repeat_seconds:
+                episode.last_sent_at = now
+                episode.notified_level = episode.level
+                alerts.append(self._alert(episode, Transition.REPEAT))
+        return alerts
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _match(self, rule: EventRuleConfig, event: Event, at: float) -> None:
+        key = f"event:{rule.name}:{event.source}"
+        episode = self._episodes.get(key)
+        if episode is None:
+            level = Level.RED if rule.level == "red" else Level.YELLOW
+            summary = f"{rule.summary or rule.name} in {event.source}"
+            episode = self._episodes[key] = _Episode(
+                key, rule.name, event.source, summary, level, at, 0.0,
+                samples=deque(maxlen=self._config.max_samples))
+        episode.occurrences += 1
+        episode.last_event_at = at
+        if event.text:
+            episode.samples.append(event.text[:_SAMPLE_CHARS])
+        kinds = ", ".join(kind.value for kind in rule.kinds)
+        episode.reasons = (AlertReason(
+            rule.name, "event", episode.occurrences, ">=", 1, rule.summary or rule.name,
+            f"{episode.occurrences} x {kinds}"),)
+
+    def _samples(self, episode: _Episode) -> tuple[str, ...]:
+        if episode.rule != LEVEL_RULE:
+            return tuple(episode.samples)
+        recent = self._recent_total if episode.scope == TOTAL else self._recent.get(
+            episode.scope, ())
+        return tuple(recent) or tuple(episode.samples)
+
+    def _alert(self, episode: _Episode, transition: Transition, *, previous: Level | None = None,
+               ends_at: float | None = None) -> Alert:
+        resolved = transition is Transition.RESOLVED
+        level = episode.notified_level if resolved else episode.level
+        summary = episode.summary or _level_summary(episode.scope, level, episode.reasons)
+        if resolved:
+            summary = (f"{episode.summary} (no new one for "
+                       f"{self._config.event_quiet_seconds:g} s)") if episode.summary else (
+                f"{episode.scope} is healthy again")
+        samples = self._samples(episode)
+        episode.samples = deque(samples, maxlen=self._config.max_samples)
+        return Alert(
+            key=episode.key, rule=episode.rule,
+            status=Status.RESOLVED if resolved else Status.FIRING,
+            transition=transition, level=_label(level), scope=episode.scope, summary=summary,
+            starts_at=episode.since, reasons=() if resolved else episode.reasons,
+            samples=() if resolved else samples,
+            previous_level=None if previous is None else _label(previous),
+            ends_at=ends_at, occurrences=episode.occurrences,
+        )
+
+
+def _level_summary(scope: str, level: Level, reasons: Sequence[AlertReason]) -> str:
+    head = f"{scope} is {level.label.upper()}"
+    return f"{head}: {reasons[0].text}" if reasons else head

@@ -1,0 +1,154 @@
+"""Counts and the executor rule of BRIEF §2/§4, on real parsed lines."""
+
+from __future__ import annotations
+
+import pickle
+
+from threadwatch.events import Event
+from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, Tally, rates_of
+from threadwatch.parse.grammar import Grammar
+from threadwatch.parse.scanner import Scanner
+
+
+def events_of(text: str) -> list[Event]:
+    scanner = Scanner("t.log", Grammar())
+    return scanner.feed(text.encode()) + scanner.close()
+
+
+def counts_of(text: str) -> dict[str, int]:
+    tally = Tally()
+    tally.add_all(events_of(text))
+    return tally.finish()
+
+
+def batch(task: str, index: int, samples: int, extra: str = "") -> str:
+    lines = [f"run_batt.py:475: -- {task} - {index} --"]
+    lines += [extra] if extra else []
+    lines += [f"<dynamic-code>:512: demo[{k}] - {task} - 1" for k in range(samples)]
+    return "\n".join(lines) + "\n"
+
+
+def test_four_samples_or_more_ran_in_a_process_pool() -> None:
+    counts = counts_of(batch("00000001", 0, 4))
+    assert (counts["batches"], counts["process_pool_used"], counts["thread_pool_used"]) == (1, 1, 0)
+
+
+def test_fewer_than_four_samples_ran_in_a_thread_pool() -> None:
+    counts = counts_of(batch("00000001", 0, 3))
+    assert (counts["process_pool_used"], counts["thread_pool_used"]) == (0, 1)
+
+
+def test_a_repeated_sample_counts_once() -> None:
+    text = batch("00000001", 0, 3) + "<dynamic-code>:512: demo[2] - 00000001 - 1\n"
+    assert counts_of(text)["thread_pool_used"] == 1
+
+
+def test_overload_makes_the_batch_sequential_and_buckets_the_thread_count() -> None:
+    text = batch(
+        "00000001",
+        0,
+        5,
+        "run_batt.py:566: -- System overloaded (60 threads), using sequential processing",
+    )
+    text += batch(
+        "00000002",
+        1,
+        5,
+        "run_batt.py:566: -- System overloaded (61 threads), using sequential processing",
+    )
+    counts = counts_of(text)
+    assert counts["overload"] == 2 and counts["sequential"] == 2
+    assert (counts["threads_40_60"], counts["threads_over_60"]) == (1, 1)
+    assert counts["process_pool_used"] == counts["thread_pool_used"] == 0
+
+
+def test_process_pool_failure_moves_the_batch_to_a_thread_pool() -> None:
+    line = "run_batt.py:601: -- ProcessPoolExecutor failed (OSError: x), trying ThreadPoolExecutor"
+    counts = counts_of(batch("00000001", 0, 6, line))
+    assert (counts["pool_fallback"], counts["process_pool_fallback"]) == (1, 1)
+    assert (counts["process_pool_used"], counts["thread_pool_used"]) == (0, 1)
+
+
+def test_thread_pool_failure_counts_as_pool_fallback_but_not_process() -> None:
+    line = (
+        "run_batt.py:601: -- ThreadPoolExecutor failed (MemoryError: ), trying ThreadPoolExecutor"
+    )
+    counts = counts_of(batch("00000001", 0, 2, line))
+    assert (counts["pool_fallback"], counts["process_pool_fallback"]) == (1, 0)
+
+
+def test_second_failure_ends_the_batch_sequential() -> None:
+    text = batch(
+        "00000001",
+        0,
+        6,
+        "run_batt.py:601: -- ProcessPoolExecutor failed (OSError: x), trying ThreadPoolExecutor\n"
+        "run_batt.py:612: -- ThreadPoolExecutor also failed (y), using sequential processing",
+    )
+    counts = counts_of(text)
+    assert (counts["thread_pool_fallback"], counts["sequential"], counts["thread_pool_used"]) == (
+        1,
+        1,
+        0,
+    )
+
+
+def test_executor_creation_failure_is_sequential_for_its_task() -> None:
+    text = batch("00000001", 0, 5) + batch("00000002", 1, 5)
+    text += "run_batt.py:598: -- 00000001: Executor creation failed, using sequential processing\n"
+    counts = counts_of(text)
+    assert (counts["sequential"], counts["process_pool_used"]) == (1, 1)
+
+
+def test_samples_printed_after_the_next_batch_still_belong_to_their_task() -> None:
+    text = batch("00000001", 0, 3) + batch("00000002", 1, 4)
+    text += "<dynamic-code>:512: test[0] - 00000001 - 1\n"
+    assert counts_of(text)["process_pool_used"] == 2
+
+
+def test_batch_cut_off_before_any_sample_has_no_known_executor() -> None:
+    counts = counts_of(batch("00000001", 0, 0))
+    assert counts["batches"] == 1
+    assert counts["process_pool_used"] == counts["thread_pool_used"] == counts["sequential"] == 0
+
+
+def test_timeouts_and_failures_are_samples_of_the_batch() -> None:
+    text = batch("00000001", 0, 2)
+    text += "run_batt.py:445: -- 00000001 - test[0] timed out\n"
+    text += "run_batt.py:451: -- 00000001 - test[1] failed: KeyError: 5\n"
+    counts = counts_of(text)
+    assert (counts["sample_timeouts"], counts["sample_failures"], counts["process_pool_used"]) == (
+        1,
+        1,
+        1,
+    )
+
+
+def test_rates_divide_by_batches_and_are_none_without_batches() -> None:
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    assert rates_of(counts) == dict.fromkeys(RATE_KEYS)
+    counts.update(batches=4, overload=1, sequential=2, process_pool_used=1)
+    rates = rates_of(counts)
+    assert (rates["overload"], rates["sequential"], rates["process_pool_used"]) == (0.25, 0.5, 0.25)
+
+
+def test_a_source_split_in_two_parts_merges_to_the_same_counts() -> None:
+    text = (
+        batch("00000001", 0, 2)
+        + batch("00000002", 1, 1)
+        + "<dynamic-code>:512: demo[1] - 00000002 - 1\n"
+        + "<dynamic-code>:512: demo[2] - 00000002 - 1\n"
+        + "run_batt.py:566: -- System overloaded (70 threads), using sequential processing\n"
+        + "<dynamic-code>:512: demo[3] - 00000001 - 1\n"
+        + "<dynamic-code>:512: demo[2] - 00000001 - 1\n"
+        + batch("00000003", 2, 4)
+    )
+    whole = counts_of(text)
+    events = events_of(text)
+    for cut in range(len(events) + 1):
+        first = Tally()
+        first.add_all(events[:cut])
+        second = Tally(detached=True)
+        second.add_all(events[cut:])
+        first.merge(pickle.loads(pickle.dumps(second)))  # parts cross process boundaries
+        assert first.finish() == whole, cut

@@ -1,0 +1,53 @@
+"""Health over a sliding window of observed (injected) time."""
+
+from __future__ import annotations
+
+from threadwatch.config import load_config
+from threadwatch.events import Event, Kind
+from threadwatch.health.rules import Level
+from threadwatch.health.window import TOTAL, WindowedHealth
+
+
+def batch(source: str, task: str, overloaded: bool) -> list[Event]:
+    events = [Event(Kind.BATCH, source, 0, task_id=task)]
+    if overloaded:
+        events.append(Event(Kind.OVERLOAD, source, 1, number=70))
+    else:
+        events += [
+            Event(Kind.SAMPLE_DONE, source, 2, task_id=task, sample_type="demo", sample_index=k)
+            for k in range(4)
+        ]
+    return events
+
+
+def test_overload_episode_turns_red_then_ages_out_of_the_window() -> None:
+    health = WindowedHealth(load_config(), window_seconds=60, bucket_seconds=10)
+    for i in range(4):
+        health.add_all(batch("a.log", f"0000000{i}", overloaded=True), at=1000 + i)
+    changes = health.evaluate(1005)
+    assert {(c.scope, c.previous, c.current) for c in changes} == {
+        ("a.log", Level.UNKNOWN, Level.RED),
+        (TOTAL, Level.UNKNOWN, Level.RED),
+    }
+    assert health.evaluate(1006) == []
+    for i in range(4):
+        health.add_all(batch("a.log", f"1000000{i}", overloaded=False), at=1100 + i)
+    changes = health.evaluate(1105)
+    assert {(c.scope, c.current) for c in changes} == {("a.log", Level.GREEN), (TOTAL, Level.GREEN)}
+
+
+def test_total_sums_the_sources_window_counts() -> None:
+    health = WindowedHealth(load_config(), window_seconds=60)
+    health.add_all(batch("a.log", "00000001", overloaded=True), at=10)
+    health.add_all(batch("b.log", "00000002", overloaded=False), at=10)
+    *sources, total = health.snapshot(11)
+    assert [s.scope for s in sources] == ["a.log", "b.log"]
+    assert total.counts["batches"] == 2 and total.counts["overload"] == 1
+
+
+def test_forgotten_source_leaves_the_total() -> None:
+    health = WindowedHealth(load_config(), window_seconds=60)
+    health.add_all(batch("a.log", "00000001", overloaded=True), at=10)
+    health.forget("a.log")
+    (total,) = health.snapshot(11)
+    assert total.counts["batches"] == 0 and total.verdict.level is Level.UNKNOWN

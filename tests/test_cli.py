@@ -1,0 +1,136 @@
+"""The real command line, run as a subprocess: output, exit codes, and bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+HEALTHY = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "threadwatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_report_prints_a_table_and_exits_with_the_total_level() -> None:
+    result = run("report", str(FIXTURES))
+    assert result.returncode == 2, result.stderr
+    assert "total" in result.stdout and "RED" in result.stdout
+    assert "host-b/tmp_batt_Zq81LmNo4R_run.log" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        (HEALTHY, 0),
+        (FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.err", 1),
+        (FIXTURES / "host-b" / "tmp_batt_Zq81LmNo4R_run.log", 2),
+    ],
+)
+def test_exit_code_is_the_level(path: Path, code: int) -> None:
+    assert run("report", str(path)).returncode == code
+
+
+def test_json_output_is_one_object_with_schema_1() -> None:
+    result = run("report", "--format", "json", str(FIXTURES / "host-c"))
+    data = json.loads(result.stdout)
+    assert data["schema"] == 1 and data["level"] == "red"
+    assert len(data["sources"]) == 2
+    assert result.returncode == 2
+
+
+def test_glob_and_stdin_are_sources(tmp_path: Path) -> None:
+    result = run("report", "--format", "json", str(FIXTURES / "*" / "*.gz"))
+    assert [Path(s["path"]).name for s in json.loads(result.stdout)["sources"]] == [
+        "tmp_batt_k3J9xQ2mPa_run.log.1.gz"
+    ]
+    piped = subprocess.run(
+        [sys.executable, "-m", "threadwatch", "report", "--format", "json", "-"],
+        input=HEALTHY.read_bytes(),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert json.loads(piped.stdout)["counts"]["batches"] == 5
+
+
+def test_empty_file_is_unknown_exit_3(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    result = run("report", str(empty))
+    assert result.returncode == 3
+    assert "UNKNOWN" in result.stdout
+
+
+def test_missing_path_is_reported_and_the_rest_is_read(tmp_path: Path) -> None:
+    result = run("report", "--format", "json", str(HEALTHY), str(tmp_path / "gone.log"))
+    assert result.returncode == 0
+    assert result.stderr.strip() == f"threadwatch: {tmp_path / 'gone.log'}: no such file or folder"
+    assert json.loads(result.stdout)["problems"] == [
+        f"{tmp_path / 'gone.log'}: no such file or folder"
+    ]
+
+
+def test_nothing_readable_exits_3_with_one_line(tmp_path: Path) -> None:
+    result = run("report", str(tmp_path / "gone.log"))
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_gzip_is_skipped_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "old.log.2.gz"
+    bad.write_bytes(gzip.compress(b"run_batt.py:475: -- 1a2b3c4d - 3 --\n" * 100)[:-30])
+    result = run("report", "--format", "json", str(HEALTHY), str(bad))
+    assert result.returncode == 0
+    assert f"{bad}: cannot read" in result.stderr
+
+
+def test_bad_bytes_and_a_ten_megabyte_line_do_not_stop_the_report(tmp_path: Path) -> None:
+    log = tmp_path / "mixed.log"
+    log.write_bytes(
+        b"\xff\xfe\x00\x00garbage \xc3\x28\n" + b"x" * 10_000_000 + b"\n" + HEALTHY.read_bytes()
+    )
+    result = run("report", "--format", "json", str(log))
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["counts"]["batches"] == 5
+    assert "skipped a line of 10000001 bytes" in result.stderr
+
+
+def test_invalid_config_exits_3_naming_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text("[inference]\nprocess_min_batch = 'four'\n")
+    result = run("report", "--config", str(config), str(HEALTHY))
+    assert result.returncode == 3
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert str(config) in line and "inference.process_min_batch" in line
+
+
+def test_config_changes_the_verdict(tmp_path: Path) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text("[inference]\nprocess_min_batch = 6\n")  # now only 4d5e6f70 is "process"
+    result = run("report", "--config", str(config), "--format", "json", str(HEALTHY))
+    assert json.loads(result.stdout)["counts"]["process_pool_used"] == 1
+    assert result.returncode == 1
+
+
+def test_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> None:
+    evil = tmp_path / "evil\x1b]0;owned\x07\x1b[31m.log"
+    evil.write_bytes(HEALTHY.read_bytes())
+    result = run("report", str(evil), str(tmp_path / "gone\x1b[2J.log"))
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\x1b" not in result.stderr

@@ -1,0 +1,179 @@
+"""``report`` on the bundled fixtures: counts derived by hand from BRIEF §2/§4, not copied.
+
+How each expectation was derived is written next to it; the fixture files say the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from threadwatch import scan
+from threadwatch.config import load_config
+from threadwatch.errors import NothingReadError
+from threadwatch.health.metrics import COUNT_KEYS
+from threadwatch.health.rules import Level
+from threadwatch.report import build_report
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+
+
+def counts(**nonzero: int) -> dict[str, int]:
+    full = dict.fromkeys(COUNT_KEYS, 0)
+    full.update(nonzero)
+    return full
+
+
+EXPECTED = {
+    # 5 batches: 1a2b3c4d has demo0-3 + test0 (demo3 printed after the next batch line) = 5
+    # samples → process; 2b3c4d5e demo0, demo1 (timed out, glued line), demo2, test0 = 4 →
+    # process; 3c4d5e6f 3 samples → thread; 4d5e6f70 6 samples (test1 failed) → process;
+    # 5e6f7081 5 → process. One summary line.
+    "host-a/tmp_batt_k3J9xQ2mPa_run.log": (
+        Level.GREEN,
+        counts(
+            batches=5,
+            process_pool_used=4,
+            thread_pool_used=1,
+            sample_timeouts=1,
+            sample_failures=1,
+            runs_completed=1,
+        ),
+    ),
+    # one 3.11 cleanup KeyError (caret line); the user traceback ending KeyError: 'x' is not one
+    "host-a/tmp_batt_k3J9xQ2mPa_run.err": (Level.YELLOW, counts(thread_keyerror=1)),
+    # rotated previous round: 4 and 5 samples → both process
+    "host-a/tmp_batt_k3J9xQ2mPa_run.log.1.gz": (
+        Level.GREEN,
+        counts(batches=2, process_pool_used=2, runs_completed=1),
+    ),
+    # 8 batches: overload 47/72/65 → 3 sequential (one 40-60, two over 60); c3d4e5f6 process
+    # failed → thread; d4e5f607 process failed then thread also failed → sequential; e5f60718
+    # parallel failed → sequential; f6071829 5 samples → process; 18293a4b killed before a
+    # complete sample line → unknown. sequential = 3 + 1 + 1 = 5.
+    "host-b/tmp_batt_Zq81LmNo4R_run.log": (
+        Level.RED,
+        counts(
+            batches=8,
+            overload=3,
+            threads_over_60=2,
+            threads_40_60=1,
+            pool_fallback=2,
+            process_pool_fallback=2,
+            thread_pool_fallback=1,
+            parallel_failed=1,
+            sequential=5,
+            process_pool_used=1,
+            thread_pool_used=1,
+            sample_timeouts=2,
+            sample_failures=1,
+        ),
+    ),
+    # 3.12 (no caret) + 3.13 (colon after repr) + one cut off after its _delete frame = 3
+    # cleanup KeyErrors; ExecutorManagerThread RuntimeError + repr-failed MemoryError = 2
+    # thread errors; one `timeout: sending signal TERM`
+    "host-b/tmp_batt_Zq81LmNo4R_run.err": (
+        Level.RED,
+        counts(thread_keyerror=3, thread_errors=2, script_timeouts=1),
+    ),
+    # 9a8b7c6d executor creation failed → sequential; 8b7c6d5e 4 samples → process;
+    # 7c6d5e4f no samples → unknown; CRITICAL MemoryError + critically low = 2 memory errors
+    "host-c/tmp_batt_Pq7RsT2uVw_run.log": (
+        Level.RED,
+        counts(batches=3, sequential=1, process_pool_used=1, memory_errors=2),
+    ),
+    # guard lines: thread batch (item 1 failed), process batch that fell back to a thread
+    # pool, overloaded batch at 46 threads; one suppressed cleanup KeyError
+    "host-c/guarded_app.log": (
+        Level.YELLOW,
+        counts(
+            batches=3,
+            overload=1,
+            threads_40_60=1,
+            pool_fallback=1,
+            process_pool_fallback=1,
+            sequential=1,
+            thread_pool_used=2,
+            sample_failures=1,
+            thread_keyerror=1,
+        ),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def report():  # type: ignore[no-untyped-def]
+    return build_report([str(FIXTURES)], load_config(), workers=1)
+
+
+def test_every_fixture_file_is_a_source(report) -> None:  # type: ignore[no-untyped-def]
+    names = {str(Path(s.name).relative_to(FIXTURES)) for s in report.sources}
+    assert names == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_counts_and_level_match_the_hand_derivation(report, name: str) -> None:  # type: ignore[no-untyped-def]
+    (source,) = [s for s in report.sources if s.name.endswith(name)]
+    level, expected = EXPECTED[name]
+    assert source.counts == expected
+    assert source.verdict.level is level
+
+
+def test_total_is_judged_on_summed_counts(report) -> None:  # type: ignore[no-untyped-def]
+    total = counts()
+    for _, source_counts in EXPECTED.values():
+        for key, value in source_counts.items():
+            total[key] += value
+    assert report.total.counts == total
+    # 21 batches: sequential 7/21 = 33 % (yellow), process 8/21 = 38 % (yellow); memory errors
+    # and a script timeout make it red.
+    assert report.total.verdict.level is Level.RED
+    assert {r.metric for r in report.total.verdict.reasons} == {
+        "memory_errors",
+        "script_timeouts",
+        "sequential",
+        "thread_keyerror",
+        "process_pool_used",
+    }
+    assert report.problems == ()
+
+
+def test_json_has_the_documented_shape(report) -> None:  # type: ignore[no-untyped-def]
+    data = report.as_json()
+    assert list(data) == ["schema", "level", "reasons", "counts", "rates", "sources", "problems"]
+    assert data["schema"] == 1 and data["level"] == "red"
+    assert list(data["counts"]) == list(COUNT_KEYS)
+    empty = next(s for s in data["sources"] if s["path"].endswith("_run.err"))
+    assert all(rate is None for rate in empty["rates"].values())
+    assert set(data["reasons"][0]) == {
+        "level",
+        "metric",
+        "kind",
+        "value",
+        "operator",
+        "threshold",
+        "why",
+    }
+
+
+def test_parallel_scan_of_a_split_file_matches_the_serial_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (FIXTURES / "host-b" / "tmp_batt_Zq81LmNo4R_run.log").read_text()
+    body = text.rsplit("\n", 1)[0] + "\n"  # complete lines only, repeated many times
+    big = tmp_path / "big.log"
+    with big.open("w") as out:
+        for round_number in range(6000):
+            out.write(body.replace("-- a1b2c3d4", f"-- {round_number:08x}"))
+    config = load_config()
+    serial = build_report([str(big)], config, workers=1)
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 1 << 20)  # split even this small file
+    parallel = build_report([str(big)], config, workers=3)
+    assert parallel.total.counts == serial.total.counts
+    assert serial.total.counts["batches"] == 6000 * 8
+
+
+def test_nothing_readable_raises(tmp_path: Path) -> None:
+    with pytest.raises(NothingReadError, match="no such file"):
+        build_report([str(tmp_path / "absent.log")], load_config())
