@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -11,11 +12,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from threadwatch.alerts.checks import send_test_alert
+from threadwatch.alerts.log import format_alert_log, read_alert_log
 from threadwatch.config import Config, load_config
 from threadwatch.errors import ThreadwatchError
 from threadwatch.health.rules import Level
-from threadwatch.render import print_report, report_console, safe_text
 from threadwatch.report import build_report
+from threadwatch.text import safe_text
 
 app = typer.Typer(
     help="Watch run_batt batch runs and say, in time, when they are degrading.",
@@ -75,8 +78,57 @@ def report(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
     else:
+        from threadwatch.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
+
         print_report(result, report_console())
     raise typer.Exit(int(result.total.verdict.level))
+
+
+@app.command("alert-test")
+def alert_test(
+    sink: Annotated[
+        str | None, typer.Option("--sink", help="Only this sink (its name in the config).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send a test alert through the configured sinks; say for each whether it was accepted.
+
+    Exit code: 0 every sink accepted it, 3 any did not (or an error).
+    """
+    settings = _config(config)
+    try:
+        checks = send_test_alert(settings.alerts, os.environ, sink)
+    except ThreadwatchError as exc:
+        _fail(str(exc))
+    for check in checks:
+        mark = "ok" if check.accepted else "FAILED"
+        print(f"{safe_text(check.sink)}: {mark} ({safe_text(check.detail)})")
+    raise typer.Exit(0 if all(check.accepted for check in checks) else int(Level.UNKNOWN))
+
+
+@app.command("alerts")
+def alerts_command(
+    state: Annotated[
+        Path, typer.Option("--state", help="The state file tail writes.")
+    ] = Path("threadwatch-state.db"),
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many of each to show.")] = 20,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """List recent alerts and the outbox (pending, delivered, failed).
+
+    Exit code: 0 ok, 3 error (e.g. no state file).
+    """
+    try:
+        log = read_alert_log(state, limit)
+    except ThreadwatchError as exc:
+        _fail(str(exc))
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(log.as_json(), indent=2) + "\n")
+    else:
+        for line in format_alert_log(log):
+            print(safe_text(line))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
     ThreadwatchError            anything threadwatch reports as a one-line error
      ├── ConfigError            the config file is unreadable or invalid (names file and key)
      ├── SourceError            a path to read is missing or unreadable
+     ├── StateError             the tail state file (checkpoints) cannot be opened or written
      ├── NothingReadError       no input at all could be read
      ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
      └── DeliveryError          an alert sink did not accept a notification
@@ -36,6 +37,10 @@ class ConfigError(ThreadwatchError):
 
 class SourceError(ThreadwatchError):
     """A path to read is missing or cannot be read."""
+
+
+class StateError(ThreadwatchError):
+    """The state file that keeps ``tail``'s checkpoints cannot be opened or written."""
 
 
 class NothingReadError(ThreadwatchError):

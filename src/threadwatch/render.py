@@ -1,13 +1,11 @@
 """Terminal output: rich tables of verdicts.
 
-Log text and paths are stripped of escape sequences and control characters before they reach
-the terminal: a log line must never be able to drive the operator's terminal.
+Log text and paths go through ``safe_text`` before they reach the terminal.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from rich import box
 from rich.console import Console, Group
@@ -16,6 +14,10 @@ from rich.text import Text
 
 from threadwatch.health.rules import Level
 from threadwatch.report import Report, ScopeReport
+from threadwatch.text import safe_text
+
+__all__ = ["LEVEL_STYLE", "level_text", "percent", "print_report", "report_console",
+           "report_table", "safe_text"]
 
 LEVEL_STYLE = {
     Level.GREEN: "bold green",
@@ -23,19 +25,6 @@ LEVEL_STYLE = {
     Level.RED: "bold red",
     Level.UNKNOWN: "bold magenta",
 }
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI sequences (colours, cursor moves)
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC sequences (titles, hyperlinks)
-    r"|\x1b[@-Z\\-_]?"  # other escapes
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0/C1 controls but tab and newline
-)
-
-
-def safe_text(text: str) -> str:
-    """``text`` without escape sequences and control characters (tabs and newlines kept)."""
-    return _CONTROL.sub("", text)
-
-
 def level_text(level: Level) -> Text:
     return Text(level.label.upper(), style=LEVEL_STYLE[level])
 

@@ -173,7 +173,7 @@ class Notification:
         return json.dumps(self.as_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, id: int | None = None) -> Notification:  # noqa: A002
+    def from_json(cls, text: str, notification_id: int | None = None) -> Notification:
         data = json.loads(text)
         return cls(tuple(Alert.from_dict(a) for a in data["alerts"]),
-                   float(data["created_at_epoch"]), str(data["host"]), id)
+                   float(data["created_at_epoch"]), str(data["host"]), notification_id)

@@ -126,16 +126,17 @@ class Outbox:
                 (alert.key, body, sent_at))
 
     def mark_delivered(self, delivery_id: int, now: float) -> None:
-        self._set(delivery_id, DELIVERED, now, None, now)
+        self._set(delivery_id, DELIVERED, now, None, done_at=now)
 
     def mark_retry(self, delivery_id: int, now: float, next_attempt_at: float,
                    error: str) -> None:
-        self._set(delivery_id, PENDING, now, error, None, next_attempt_at)
+        self._set(delivery_id, PENDING, now, error, done_at=None,
+                  next_attempt_at=next_attempt_at)
 
     def mark_failed(self, delivery_id: int, now: float, error: str) -> None:
-        self._set(delivery_id, FAILED, now, error, now)
+        self._set(delivery_id, FAILED, now, error, done_at=now)
 
-    def _set(self, delivery_id: int, state: str, now: float, error: str | None,
+    def _set(self, delivery_id: int, state: str, now: float, error: str | None, *,
              done_at: float | None, next_attempt_at: float | None = None) -> None:
         with self._lock, self._db:
             self._db.execute(

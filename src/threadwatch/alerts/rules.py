@@ -153,9 +153,14 @@ class AlertRules:
                 del self._episodes[key]
                 alerts.append(self._alert(episode, Transition.RESOLVED, ends_at=now))
             elif now - episode.last_sent_at >= self._config.repeat_seconds:
+                # After a red→yellow step the repeat carries the old level too, so that
+                # receivers keyed on severity (Alertmanager) can end the red one.
+                previous = episode.notified_level
                 episode.last_sent_at = now
                 episode.notified_level = episode.level
-                alerts.append(self._alert(episode, Transition.REPEAT))
+                alerts.append(self._alert(
+                    episode, Transition.REPEAT,
+                    previous=previous if previous != episode.level else None))
         return alerts
 
     # -- helpers --------------------------------------------------------------------------

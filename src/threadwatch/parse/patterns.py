@@ -40,8 +40,10 @@ class MessagePattern:
     regex: str
     example: str
     expect: Mapping[str, object] = field(default_factory=dict)
-    constants: Mapping[str, str] = field(default_factory=dict)
     anchor: str | None = None  # a literal inside every match, for a regex with no literal start
+    # (field, words): one of these same-length words must stand right before the match; the
+    # event's field takes it and the event starts there
+    before: tuple[str, tuple[str, ...]] | None = None
 
 
 PATTERNS: tuple[MessagePattern, ...] = (
@@ -107,20 +109,14 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "run_batt.py:598: -- 6a1e5592: Executor creation failed, using sequential processing",
         {"task_id": "6a1e5592"},
     ),
-    # one row per sample type, so that each regex starts with a literal (a fast search)
+    # The most frequent line. Its sample type is checked in the text *before* the match, so
+    # that the regex starts with the literal "[" and the search jumps between brackets.
     MessagePattern(
         Kind.SAMPLE_DONE,
-        r"demo\[(?P<sample_index>\d+)\] - {ID} - (?P<number>\d+)",
+        r"\[(?P<sample_index>\d+)\] - {ID} - (?P<number>\d+)",
         "<dynamic-code>:512: demo[2] - 6a1e5592 - 3",
         {"sample_type": "demo", "sample_index": 2, "task_id": "6a1e5592", "number": 3},
-        constants={"sample_type": "demo"},
-    ),
-    MessagePattern(
-        Kind.SAMPLE_DONE,
-        r"test\[(?P<sample_index>\d+)\] - {ID} - (?P<number>\d+)",
-        "run_batt.py:512: test[0] - 6a1e5592 - 1",
-        {"sample_type": "test", "sample_index": 0, "task_id": "6a1e5592", "number": 1},
-        constants={"sample_type": "test"},
+        before=("sample_type", ("demo", "test")),
     ),
     MessagePattern(
         Kind.SAMPLE_TIMEOUT,

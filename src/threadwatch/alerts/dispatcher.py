@@ -1,0 +1,167 @@
+"""The alert consumer of ``tail``: rules → groups → outbox → (sender) → sinks.
+
+    on_events / on_changes ──▶ AlertRules ──alerts──▶ group (group_wait) ──▶ Outbox ──▶ Sender
+                                   ▲ tick(now): holds, repeats, quiet event rules
+
+Alerts produced within ``group_wait_seconds`` of the first one of a group go out as one
+notification. Within a group the newest alert of a key wins, with two exceptions: an
+escalation of a not-yet-sent firing alert is sent as that firing alert at the new level, and
+a not-yet-sent firing alert resolved before the group left is dropped with its resolution
+(the receiver was never told, so it need not be told it is over).
+
+Firing alerts are remembered in the state file; a new dispatcher on the same file resumes
+them (repeats and resolution, no second *firing*), and the sender delivers what an earlier
+process left pending.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from threadwatch.alerts.model import Alert, Notification, Status, Transition
+from threadwatch.alerts.outbox import Outbox
+from threadwatch.alerts.rules import AlertRules
+from threadwatch.alerts.sender import BackgroundSender, Sender
+from threadwatch.alerts.settings import AlertsConfig
+from threadwatch.alerts.sinks import build_sinks
+from threadwatch.alerts.sinks.base import Sink
+from threadwatch.config import Config
+from threadwatch.consumers import Consumer
+from threadwatch.events import Event
+from threadwatch.health.rules import Level
+from threadwatch.health.window import LevelChange, ScopeHealth
+
+Clock = Callable[[], float]
+
+
+class AlertDispatcher:
+    """A ``Consumer`` that turns what ``tail`` sees into delivered alerts.
+
+    Args:
+        config: the ``[alerts]`` settings.
+        outbox: the state file's alert tables (closed by ``close``).
+        sinks: the sinks by name (closed by ``close``).
+        clock: current time, seconds since the epoch.
+        background: send from a background thread (``tail``); if False, ``tick`` attempts due
+            deliveries itself, synchronously (tests, one-shot use).
+        host: the host label; default ``config.host`` or this machine's name.
+        rng: jitter source for retries.
+    """
+
+    def __init__(self, config: AlertsConfig, outbox: Outbox, sinks: Mapping[str, Sink],
+                 clock: Clock, *, background: bool = True, host: str | None = None,
+                 rng: random.Random | None = None) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._sinks = dict(sinks)
+        self._clock = clock
+        self._host = host or config.host or socket.gethostname()
+        self._now = clock()
+        self._rules = AlertRules(config)
+        for alert, sent_at in outbox.active():
+            self._rules.restore(alert, sent_at, self._now)
+        self._group: dict[str, Alert] = {}
+        self._group_opened = 0.0
+        intervals = {name: config.sinks[name].min_interval_seconds
+                     for name in self._sinks if name in config.sinks}
+        self.sender = Sender(outbox, self._sinks, intervals, config.delivery, rng)
+        self._background: BackgroundSender | None = None
+        if background:
+            self._background = BackgroundSender(self.sender, clock)
+            self._background.start()
+
+    # -- the Consumer protocol --------------------------------------------------------------
+
+    def on_events(self, events: Sequence[Event], at: float) -> None:
+        self._now = max(self._now, at)
+        self._rules.observe_events(events, at)
+
+    def on_changes(self, changes: Sequence[LevelChange], health: Sequence[ScopeHealth]) -> None:
+        at = max((change.at for change in changes), default=self._now)
+        self._now = max(self._now, at)
+        seen = set()
+        for scope_health in health:
+            seen.add(scope_health.scope)
+            self._add(self._rules.observe_level(
+                scope_health.scope, scope_health.verdict.level, scope_health, at), at)
+        for change in changes:
+            if change.scope not in seen:
+                seen.add(change.scope)
+                self._add(self._rules.observe_level(change.scope, change.current,
+                                                    change.health, at), at)
+        if health:
+            # A scope tail no longer reports (its file is gone) is over: resolve it.
+            for scope in self._rules.level_scopes():
+                if scope not in seen:
+                    self._add(self._rules.observe_level(scope, Level.GREEN, None, at), at)
+
+    def tick(self, now: float) -> None:
+        self._now = max(self._now, now)
+        self._add(self._rules.due(now), now)
+        if self._group and now - self._group_opened >= self._config.group_wait_seconds:
+            self.flush(now)
+        if self._background is None:
+            self.sender.deliver_due(now)
+
+    def close(self) -> None:
+        """Put what is grouped into the outbox now, stop the sender (what it has not
+        delivered stays pending for the next run), release sinks and the state file."""
+        self.flush(self._now)
+        stopped = True
+        if self._background is not None:
+            timeout = max((s.timeout_seconds for s in self._config.sinks.values()), default=1.0)
+            stopped = self._background.stop(timeout + 1.0)
+        for sink in self._sinks.values():
+            sink.close()
+        if stopped:  # a hung sender thread may still use the connection; the process exit ends it
+            self._outbox.close()
+
+    # -- grouping ---------------------------------------------------------------------------
+
+    def flush(self, now: float) -> Notification | None:
+        """Send the current group now (without waiting for group_wait); return it."""
+        if not self._group:
+            return None
+        alerts = tuple(self._group.values())
+        self._group.clear()
+        stored = self._outbox.enqueue(Notification(alerts, now, self._host), self._sinks)
+        if self._background is not None:
+            self._background.wake()
+        return stored
+
+    def _add(self, alerts: Sequence[Alert], now: float) -> None:
+        for alert in alerts:
+            if not self._group:
+                self._group_opened = now
+            earlier = self._group.get(alert.key)
+            grouped = alert
+            if earlier is not None and earlier.transition is Transition.FIRING:
+                if alert.status is Status.RESOLVED:
+                    del self._group[alert.key]
+                    continue
+                grouped = dataclasses.replace(alert, transition=Transition.FIRING,
+                                              previous_level=None)
+            self._group[alert.key] = grouped
+
+
+def build_alert_consumer(config: Config, state_path: str | Path, clock: Clock) -> Consumer:
+    """The dispatcher ``tail`` runs: sinks from the config (``${VARS}`` from the environment),
+    the outbox in ``state_path``, sending on a background thread.
+
+    Raises:
+        SinkConfigError: a sink's variable is unset or its URL malformed (tail exits 3).
+        ThreadwatchError: the state file cannot be opened.
+    """
+    sinks = build_sinks(config.alerts, os.environ)
+    try:
+        outbox = Outbox(state_path)
+    except Exception:
+        for sink in sinks.values():
+            sink.close()
+        raise
+    return AlertDispatcher(config.alerts, outbox, sinks, clock)

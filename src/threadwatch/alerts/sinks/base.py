@@ -1,0 +1,22 @@
+"""The one thing the dispatcher knows about a sink (like httpx's ``BaseTransport``)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from threadwatch.alerts.model import Notification
+
+
+class Sink(Protocol):
+    """Sends notifications somewhere. The dispatcher knows nothing else about it."""
+
+    def send(self, notification: Notification) -> None:
+        """Deliver one notification, or raise.
+
+        Raises:
+            DeliveryError: not accepted; ``retryable`` and ``retry_after`` say what to do next.
+                Its message never contains the sink's URL or secret.
+        """
+
+    def close(self) -> None:
+        """Release connections."""

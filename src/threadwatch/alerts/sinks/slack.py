@@ -1,0 +1,120 @@
+"""Slack incoming webhooks: a ``text`` fallback plus one coloured attachment of blocks per alert.
+
+Every piece of text that comes from logs, file names or the config is escaped (``&`` → ``&amp;``,
+``<`` → ``&lt;``, ``>`` → ``&gt;``), so a log line holding ``<!channel>`` or ``<@U123>`` shows as
+text and pings nobody. Long sample text is cut with a note saying how much was cut.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from threadwatch.alerts.model import Alert, Notification, Status, Transition, iso_time
+from threadwatch.alerts.secrets import Secret
+from threadwatch.alerts.sinks.http import HttpPoster
+
+COLOUR = {"red": "#d40e0d", "yellow": "#e8a33c", "resolved": "#2eb67d"}
+EMOJI = {"red": ":red_circle:", "yellow": ":large_yellow_circle:", "resolved": ":white_check_mark:"}
+MAX_ALERTS = 10  # per message; the rest are counted in a note (Slack caps blocks per message)
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,4}$")
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters as entities (log text must never format or ping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, with a note; never mid-entity."""
+    if len(text) <= limit:
+        return text
+    cut = _PARTIAL_ENTITY.sub("", text[:limit])
+    return f"{cut}\n… ({len(text) - len(cut)} more characters cut)"
+
+
+def _tone(alert: Alert) -> str:
+    return "resolved" if alert.status is Status.RESOLVED else alert.level
+
+
+def _headline(alert: Alert) -> str:
+    tone = _tone(alert)
+    if alert.transition is Transition.TEST:
+        word = "TEST"
+    elif alert.status is Status.RESOLVED:
+        word = "RESOLVED"
+    elif alert.transition is Transition.ESCALATED:
+        word = f"ESCALATED to {alert.level.upper()}"
+    else:
+        word = alert.level.upper() + (" (still)" if alert.transition is Transition.REPEAT else "")
+    return f"{EMOJI[tone]} {word}: {escape(alert.summary)}"
+
+
+def _blocks(alert: Alert, host: str, max_chars: int) -> list[dict[str, Any]]:
+    since = f"since {iso_time(alert.starts_at)}"
+    if alert.ends_at is not None:
+        since = f"{iso_time(alert.starts_at)} → {iso_time(alert.ends_at)}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(
+            f"*{_headline(alert)}*\nscope `{escape(alert.scope)}` on `{escape(host)}`, {since}",
+            max_chars)}},
+    ]
+    if alert.reasons:
+        lines = "\n".join(
+            f"• {escape(r.text)}" + (f" ({escape(r.why)})" if r.why else "")
+            for r in alert.reasons)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": truncate(lines, max_chars)}})
+    if alert.samples:
+        # A ``` inside a sample would close the code block early.
+        sample = escape("\n".join(alert.samples)).replace("```", "`\u200b``")
+        code = f"```\n{truncate(sample, max_chars)}\n```"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": code}})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": truncate(f"key `{escape(alert.key)}`", max_chars)}]})
+    return blocks
+
+
+def slack_payload(notification: Notification, max_chars: int = 2500) -> dict[str, Any]:
+    """The webhook JSON: ``text`` for notifications and clients without blocks, then one
+    attachment (coloured by level; green when resolved) per alert."""
+    alerts = notification.alerts
+    if len(alerts) == 1:
+        text = _headline(alerts[0])
+    else:
+        firing = sum(alert.status is Status.FIRING for alert in alerts)
+        tone = "red" if any(a.level == "red" and a.status is Status.FIRING for a in alerts) else (
+            "yellow" if firing else "resolved")
+        text = (f"{EMOJI[tone]} threadwatch on {escape(notification.host)}: "
+                f"{firing} firing, {len(alerts) - firing} resolved")
+    attachments = [
+        {"color": COLOUR[_tone(alert)], "blocks": _blocks(alert, notification.host, max_chars)}
+        for alert in alerts[:MAX_ALERTS]
+    ]
+    if len(alerts) > MAX_ALERTS:
+        attachments.append({"blocks": [{"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"… and {len(alerts) - MAX_ALERTS} more alerts"}]}]})
+    return {"text": truncate(text, max_chars), "attachments": attachments}
+
+
+class SlackSink:
+    """Posts notifications to a Slack incoming webhook.
+
+    Args:
+        url: the webhook URL (a secret: whoever has it can post).
+        timeout_seconds, verify_tls: for the request.
+        max_chars: longest text of one block before it is cut.
+    """
+
+    def __init__(self, url: Secret, timeout_seconds: float = 10.0, verify_tls: bool = True,
+                 max_chars: int = 2500) -> None:
+        self._poster = HttpPoster(url, timeout_seconds, verify_tls)
+        self._max_chars = max_chars
+
+    def send(self, notification: Notification) -> None:
+        body = json.dumps(slack_payload(notification, self._max_chars)).encode()
+        self._poster.post(body, {"Content-Type": "application/json"})
+
+    def close(self) -> None:
+        self._poster.close()

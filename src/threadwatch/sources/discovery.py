@@ -1,0 +1,159 @@
+"""Which files ``tail`` follows: the command-line paths, checked once, then scanned again and
+again so that files created later are followed too.
+
+Folders are walked recursively (hidden entries skipped) for names matching the include patterns
+and none of the exclude patterns; globs are expanded on each scan; files named explicitly are
+followed whatever their name. Compressed files (rotated logs gzipped by logrotate) are never
+followed: their content was already read from the file they were rotated from.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from threadwatch.errors import SourceError
+from threadwatch.sources.files import STDIN, wanted
+
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+_GLOB_CHARS = frozenset("*?[")
+
+
+def is_compressed(name: str) -> bool:
+    """True for names of compressed files, which ``tail`` never reads."""
+    return name.endswith(COMPRESSED_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Roots:
+    """The paths given to ``tail``, sorted by kind (all absolute).
+
+    Attributes:
+        folders: walked recursively.
+        files: followed whatever their name.
+        globs: expanded on every scan (a folder they match is walked).
+        stdin: ``-`` was given.
+        include, exclude: file name patterns for folders and globs.
+    """
+
+    folders: tuple[str, ...]
+    files: tuple[str, ...]
+    globs: tuple[str, ...]
+    stdin: bool
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+
+    @classmethod
+    def parse(
+        cls, paths: Sequence[str], include: Sequence[str], exclude: Sequence[str]
+    ) -> Roots:
+        """Check and sort the command-line paths.
+
+        Raises:
+            SourceError: no path given, or a folder or file is missing or unreadable, or a
+                named file is compressed.
+        """
+        if not paths:
+            raise SourceError("no paths to follow")
+        folders: list[str] = []
+        files: list[str] = []
+        globs: list[str] = []
+        stdin = False
+        for path in paths:
+            if path == STDIN:
+                stdin = True
+            elif _GLOB_CHARS & set(path) and not os.path.exists(path):
+                globs.append(os.path.abspath(path))
+            elif os.path.isdir(path):
+                _check_folder(path)
+                folders.append(os.path.abspath(path))
+            elif os.path.exists(path):
+                _check_file(path)
+                files.append(os.path.abspath(path))
+            else:
+                raise SourceError(f"{path}: no such file or folder")
+        return cls(tuple(folders), tuple(files), tuple(globs), stdin, tuple(include),
+                   tuple(exclude))
+
+    @property
+    def has_files(self) -> bool:
+        return bool(self.folders or self.files or self.globs)
+
+    def watch_dirs(self) -> list[tuple[str, bool]]:
+        """The folders to watch for changes, each with whether to watch it recursively."""
+        watches: dict[str, bool] = {}
+        for folder in self.folders:
+            watches[folder] = True
+        for pattern in self.globs:
+            base = _glob_base(pattern)
+            if os.path.isdir(base):
+                watches[base] = True
+        for file in self.files:
+            parent = os.path.dirname(file)
+            watches.setdefault(parent, False)
+        return sorted(watches.items())
+
+    def scan(self) -> dict[str, os.stat_result]:
+        """Every file to follow now, with its status (files that vanish meanwhile are left out)."""
+        found: dict[str, os.stat_result] = {}
+        for path in self._candidates():
+            if path in found:
+                continue
+            try:
+                status = os.stat(path)
+            except OSError:
+                continue
+            if _is_regular(status):
+                found[path] = status
+        return found
+
+    def _candidates(self) -> Iterator[str]:
+        yield from self.files
+        for folder in self.folders:
+            yield from self._walk(folder)
+        for pattern in self.globs:
+            for match in sorted(glob.glob(pattern, recursive=True)):
+                if os.path.isdir(match):
+                    yield from self._walk(match)
+                elif not is_compressed(match):
+                    yield match
+
+    def _walk(self, folder: str) -> Iterator[str]:
+        # errors (a subfolder removed or made unreadable meanwhile) only hide that subfolder
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                if (not name.startswith(".") and not is_compressed(name)
+                        and wanted(name, self.include, self.exclude)):
+                    yield os.path.join(root, name)
+
+
+def _is_regular(status: os.stat_result) -> bool:
+    return (status.st_mode & 0o170000) == 0o100000
+
+
+def _glob_base(pattern: str) -> str:
+    parts = pattern.split(os.sep)
+    for index, part in enumerate(parts):
+        if _GLOB_CHARS & set(part):
+            return os.sep.join(parts[:index]) or os.sep
+    return os.path.dirname(pattern)
+
+
+def _check_folder(path: str) -> None:
+    try:
+        os.listdir(path)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read this folder ({exc.strerror})") from exc
+
+
+def _check_file(path: str) -> None:
+    if is_compressed(path):
+        raise SourceError(f"{path}: compressed files cannot be followed")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read this file ({exc.strerror})") from exc
