@@ -22,7 +22,7 @@ class SinkCheck:
     detail: str
 
 
-def test_notification(now: float, host: str) -> Notification:
+def sample_notification(now: float, host: str) -> Notification:
     """The notification ``alert-test`` sends (a firing alert marked as a test)."""
     alert = Alert(
         key="test:alert-test", rule="alert-test", status=Status.FIRING,
@@ -48,7 +48,7 @@ def send_test_alert(config: AlertsConfig, env: Mapping[str, str], sink: str | No
         raise ThreadwatchError(
             f"no alert sink named {sink!r}; configured: {', '.join(sorted(config.sinks))}")
     names = [sink] if sink is not None else list(config.sinks)
-    notification = test_notification(clock(), config.host or socket.gethostname())
+    notification = sample_notification(clock(), config.host or socket.gethostname())
     checks = []
     for name in names:
         try:

@@ -13,6 +13,7 @@ import glob
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatch
 
 from threadwatch.errors import SourceError
 from threadwatch.sources.files import STDIN, wanted
@@ -94,6 +95,19 @@ class Roots:
             parent = os.path.dirname(file)
             watches.setdefault(parent, False)
         return sorted(watches.items())
+
+    def could_follow(self, path: str) -> bool:
+        """True if a file at ``path`` would be followed (cheap: names only, no file access)."""
+        if path in self.files:
+            return True
+        name = os.path.basename(path)
+        if name.startswith(".") or is_compressed(name):
+            return False
+        if any(fnmatch(path, pattern) for pattern in self.globs):
+            return True
+        return wanted(name, self.include, self.exclude) and any(
+            path.startswith(folder + os.sep) for folder in self.folders
+        )
 
     def scan(self) -> dict[str, os.stat_result]:
         """Every file to follow now, with its status (files that vanish meanwhile are left out)."""

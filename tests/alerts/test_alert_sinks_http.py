@@ -1,0 +1,130 @@
+"""Sinks against a real local HTTP server: what they post and how answers become errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from threadwatch.alerts.checks import sample_notification
+from threadwatch.alerts.model import Notification
+from threadwatch.alerts.secrets import Secret
+from threadwatch.alerts.sinks import SlackSink, WebhookSink
+from threadwatch.alerts.sinks.webhook import SIGNATURE_HEADER
+from threadwatch.errors import DeliveryError
+
+NOW = 1_800_000_000.0
+SECRET_PATH = "/services/T000/B000/s3cr3tt0k3n"
+
+
+def _notification() -> Notification:
+    return sample_notification(NOW, "host-1")
+
+
+def test_slack_sink_posts_text_and_attachments(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(SECRET_PATH, method="POST").respond_with_data("ok")
+    sink = SlackSink(Secret(httpserver.url_for(SECRET_PATH)))
+    try:
+        sink.send(_notification())
+    finally:
+        sink.close()
+    body = json.loads(httpserver.log[0][0].get_data())
+    assert body["text"].startswith(":large_yellow_circle: TEST:")
+    assert body["attachments"][0]["color"] == "#e8a33c"
+
+
+def test_slack_sink_escapes_log_text_so_nobody_is_pinged(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(SECRET_PATH).respond_with_data("ok")
+    sink = SlackSink(Secret(httpserver.url_for(SECRET_PATH)))
+    try:
+        sink.send(_notification())
+    finally:
+        sink.close()
+    raw = httpserver.log[0][0].get_data(as_text=True)
+    assert "<!channel>" not in raw
+    assert "&lt;!channel&gt; &amp; co" in raw
+
+
+def test_webhook_body_is_the_documented_schema_and_signed(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/hook").respond_with_data("")
+    sink = WebhookSink(Secret(httpserver.url_for("/hook")), Secret("k3y"))
+    try:
+        sink.send(_notification())
+    finally:
+        sink.close()
+    request = httpserver.log[0][0]
+    raw = request.get_data()
+    expected = "sha256=" + hmac.new(b"k3y", raw, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(request.headers[SIGNATURE_HEADER], expected)
+    body = json.loads(raw)
+    assert (body["schema"], body["status"], body["host"]) == ("threadwatch.alert/v1", "firing",
+                                                             "host-1")
+    alert = body["alerts"][0]
+    assert {"key", "status", "level", "scope", "reasons", "samples", "starts_at",
+            "ends_at"} <= alert.keys()
+
+
+def test_webhook_without_secret_sends_no_signature(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/hook").respond_with_data("")
+    sink = WebhookSink(Secret(httpserver.url_for("/hook")))
+    try:
+        sink.send(_notification())
+    finally:
+        sink.close()
+    assert SIGNATURE_HEADER not in httpserver.log[0][0].headers
+
+
+def _send_expecting_error(url: str, timeout: float = 5.0) -> DeliveryError:
+    sink = WebhookSink(Secret(url), timeout_seconds=timeout)
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            sink.send(_notification())
+    finally:
+        sink.close()
+    return caught.value
+
+
+def test_http_500_is_a_retryable_error(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(SECRET_PATH).respond_with_data("down", status=500)
+    error = _send_expecting_error(httpserver.url_for(SECRET_PATH))
+    assert (error.retryable, error.problem) == (True, "HTTP 500: down")
+
+
+def test_http_429_carries_retry_after(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(SECRET_PATH).respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "17"})
+    error = _send_expecting_error(httpserver.url_for(SECRET_PATH))
+    assert (error.retryable, error.retry_after) == (True, 17.0)
+
+
+def test_http_404_is_not_retryable(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(SECRET_PATH).respond_with_data("no_service", status=404)
+    assert _send_expecting_error(httpserver.url_for(SECRET_PATH)).retryable is False
+
+
+def test_a_slow_receiver_times_out_without_naming_the_url(httpserver: HTTPServer) -> None:
+    def slow(request: Request) -> Response:
+        time.sleep(1.0)
+        return Response("late")
+
+    httpserver.expect_oneshot_request(SECRET_PATH).respond_with_handler(slow)
+    error = _send_expecting_error(httpserver.url_for(SECRET_PATH), timeout=0.2)
+    assert error.retryable
+    assert "timed out" in error.problem
+    assert "s3cr3t" not in str(error)
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_a_refused_connection_is_retryable_and_hides_the_url() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    error = _send_expecting_error(f"http://127.0.0.1:{port}{SECRET_PATH}")
+    assert error.retryable
+    assert "s3cr3t" not in str(error) and str(port) not in str(error)
