@@ -54,6 +54,10 @@ class TailConfig(_Model):
     flush_seconds: float = Field(2.0, gt=0)
     poll_seconds: float = Field(1.0, gt=0)
     refresh_seconds: float = Field(0.5, gt=0)
+    sweep_seconds: float = Field(10.0, gt=0)
+    release_seconds: float = Field(30.0, ge=0)
+    close_idle_seconds: float = Field(60.0, ge=0)
+    max_open_files: int = Field(256, ge=1)
 
 
 class Rule(_Model):

@@ -105,8 +105,9 @@ class Roots:
             return False
         if any(fnmatch(path, pattern) for pattern in self.globs):
             return True
+        folders = [*self.folders, *(_glob_base(pattern) for pattern in self.globs)]
         return wanted(name, self.include, self.exclude) and any(
-            path.startswith(folder + os.sep) for folder in self.folders
+            path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders
         )
 
     def scan(self) -> dict[str, os.stat_result]:

@@ -1,0 +1,205 @@
+"""``threadwatch tail``'s library half: the loop that follows files and drives the consumers.
+
+One thread does everything in order, so the checkpoint rule holds by construction: read → give
+the events to every consumer → save the checkpoints → wait for the next change. A crash at any
+point re-reads at most the lines whose events were being delivered when it struck.
+
+Time is injected: ``clock`` gives the observed time that events, windows, traceback flushes
+and releases are judged by; only the waiting between changes uses the real monotonic clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from threadwatch.config import Config
+from threadwatch.consumers import Consumer
+from threadwatch.events import Event
+from threadwatch.health.window import WindowedHealth
+from threadwatch.scan import counting_grammar
+from threadwatch.sources.discovery import Roots
+from threadwatch.sources.tail import TailSettings, TailSource
+from threadwatch.sources.wakeup import Waker
+from threadwatch.store import StateStore, default_state_path
+from threadwatch.view import JsonLinesWriter, LiveView
+
+logger = logging.getLogger("threadwatch.tail")
+
+_MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
+_TICK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class TailOptions:
+    """The command's options.
+
+    Attributes:
+        state_path: the SQLite state file (default: ``default_state_path()``).
+        from_end: files not seen before start at their end instead of their start.
+        use_inotify: False forces polling.
+    """
+
+    state_path: Path | None = None
+    from_end: bool = False
+    use_inotify: bool = True
+
+
+class Tail:
+    """Follows ``paths`` and feeds what it sees to consumers until ``stop()``.
+
+    Args:
+        paths: folders, files, globs, ``-`` for standard input.
+        config: settings (``[tail]``, ``[sources]``, ``[parse]``, rules).
+        options: the command's options.
+        clock: observed time in seconds since the epoch.
+
+    Raises:
+        SourceError: a path is missing or unreadable.
+        StateError: the state file cannot be used.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        config: Config,
+        options: TailOptions = TailOptions(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._stopping = False
+        roots = Roots.parse(paths, config.sources.include, config.sources.exclude)
+        self.health = WindowedHealth(config, config.tail.window_seconds,
+                                     config.tail.bucket_seconds)
+        self._store = StateStore(options.state_path or default_state_path())
+        settings = TailSettings.of(config.tail, config.parse.max_line_bytes, options.from_end)
+        self._waker = Waker(
+            roots.watch_dirs(), poll_seconds=config.tail.poll_seconds,
+            sweep_seconds=config.tail.sweep_seconds, use_inotify=options.use_inotify,
+        )
+        self.mode = self._waker.mode
+        try:
+            self.source = TailSource(roots, counting_grammar(config), self._store, settings,
+                                     self._waker.notify)
+        except BaseException:
+            self._waker.stop()
+            self._store.close()
+            raise
+        self._next_evaluate = float("-inf")
+        self._next_tick = float("-inf")
+
+    def stop(self) -> None:
+        """Ask the loop to stop (safe from a signal handler or another thread)."""
+        self._stopping = True
+        self._waker.notify()
+
+    def run(self, consumers: Sequence[Consumer]) -> None:
+        """Follow until ``stop()`` (or until standard input, the only source, ends).
+
+        Checkpoints are saved and consumers closed on the way out, whatever the reason.
+
+        Raises:
+            StateError: the state file could not be written.
+        """
+        try:
+            self._step(consumers, None, rescan=True)
+            while not self._stopping and not self.source.finished:
+                wake = self._waker.wait(0.0 if self.source.behind else _MAX_WAIT)
+                paths = None if wake.sweep else wake.paths
+                self._step(consumers, paths, rescan=wake.rescan)
+        finally:
+            try:
+                self.source.commit()
+            finally:
+                for consumer in consumers:
+                    consumer.close()
+                self.source.close()
+                self._waker.stop()
+                self._store.close()
+
+    def _step(self, consumers: Sequence[Consumer], paths: frozenset[str] | None,
+              *, rescan: bool) -> None:
+        now = self._clock()
+        if rescan or self.source.needs_rescan:
+            self.source.discover(now)
+        events = self.source.read(paths, now)
+        events += self.source.maintain(now)
+        if events:
+            self._deliver(consumers, events, now)
+        self.source.commit()
+        for problem in self.source.problems:
+            logger.warning("%s", problem)
+        self.source.problems.clear()
+        for name in self.source.take_released():
+            self.health.forget(name)
+        if now >= self._next_evaluate:
+            self._next_evaluate = now + self._config.tail.refresh_seconds
+            changes = self.health.evaluate(now)
+            if changes:
+                healths = self.health.snapshot(now)
+                for consumer in consumers:
+                    consumer.on_changes(changes, healths)
+        if now >= self._next_tick:
+            self._next_tick = now + min(_TICK_SECONDS, self._config.tail.refresh_seconds)
+            for consumer in consumers:
+                consumer.tick(now)
+
+    def _deliver(self, consumers: Sequence[Consumer], events: list[Event], now: float) -> None:
+        self.health.add_all(events, now)
+        for consumer in consumers:
+            consumer.on_events(events, now)
+
+
+@contextmanager
+def stop_on_signals(tail: Tail) -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop ``tail`` cleanly (main thread only); restore on exit."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        tail.stop()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def tail_logs(
+    paths: Sequence[str],
+    config: Config,
+    *,
+    output: str | None = None,
+    options: TailOptions = TailOptions(),
+    consumers: Sequence[Consumer] = (),
+) -> None:
+    """What ``threadwatch tail`` does: follow ``paths`` with a live view on a terminal, or JSON
+    lines (``output="jsonl"``, or stdout not a terminal), plus ``consumers``, until SIGINT or
+    SIGTERM.
+
+    Raises:
+        SourceError: a path is missing or unreadable.
+        StateError: the state file cannot be used.
+    """
+    tail = Tail(paths, config, options)
+    if output is None:
+        output = "live" if sys.stdout.isatty() else "jsonl"
+    view: Consumer
+    if output == "live":
+        view = LiveView(tail.health.snapshot, refresh_seconds=config.tail.refresh_seconds,
+                        mode=tail.mode)
+    else:
+        view = JsonLinesWriter(sys.stdout)
+    with stop_on_signals(tail):
+        tail.run([view, *consumers])

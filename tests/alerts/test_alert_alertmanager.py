@@ -1,0 +1,78 @@
+"""The Alertmanager sink against a real Alertmanager (Debian's prometheus-alertmanager)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from threadwatch.alerts.model import Alert, AlertReason, Notification, Status, Transition
+from threadwatch.alerts.secrets import Secret
+from threadwatch.alerts.sinks import AlertmanagerSink
+from threadwatch.alerts.testing import FakeClock
+
+
+def _alert(scope: str, at: float, status: Status, level: str = "red",
+           previous: str | None = None) -> Alert:
+    resolved = status is Status.RESOLVED
+    return Alert(
+        key=f"level:{scope}", rule="level", status=status,
+        transition=Transition.RESOLVED if resolved else (
+            Transition.ESCALATED if previous else Transition.FIRING),
+        level=level, previous_level=previous, scope=scope, summary=f"{scope} is RED",
+        starts_at=at - 120,
+        reasons=(AlertReason("overload", "rate", 0.6, ">", 0.5, "", "overload rate 60%"),),
+        samples=("run_batt.py:1: -- System overloaded (64 threads), using sequential",),
+        ends_at=at if resolved else None)
+
+
+def _read(url: str, scope: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{url}/api/v2/alerts", params={"filter": f'scope="{scope}"'}, timeout=5)
+    answer.raise_for_status()
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+def _send(url: str, notification: Notification) -> None:
+    sink = AlertmanagerSink(Secret(url), firing_ttl_seconds=7200)
+    try:
+        sink.send(notification)
+    finally:
+        sink.close()
+
+
+def test_a_posted_alert_is_active_in_alertmanager(alertmanager: str, clock: FakeClock) -> None:
+    scope = f"host-{uuid.uuid4().hex[:8]}.log"
+    _send(alertmanager, Notification((_alert(scope, clock.now, Status.FIRING),), clock.now, "h1"))
+    [alert] = _read(alertmanager, scope)
+    assert alert["labels"]["severity"] == "critical"
+    assert alert["labels"]["threadwatch_key"] == f"level:{scope}"
+    assert alert["labels"]["host"] == "h1"
+    assert alert["annotations"]["summary"] == f"{scope} is RED"
+    assert alert["status"]["state"] in ("active", "unprocessed")
+
+
+def test_a_resolved_alert_leaves_alertmanagers_active_alerts(alertmanager: str,
+                                                            clock: FakeClock) -> None:
+    scope = f"host-{uuid.uuid4().hex[:8]}.log"
+    _send(alertmanager, Notification((_alert(scope, clock.now, Status.FIRING),), clock.now, "h1"))
+    assert len(_read(alertmanager, scope)) == 1
+    clock.advance(1)
+    time.sleep(max(0.0, clock.now - time.time()))  # Alertmanager's own clock must not lag ours
+    _send(alertmanager, Notification((_alert(scope, clock.now, Status.RESOLVED),), clock.now,
+                                     "h1"))
+    # Alertmanager 0.25 drops alerts whose endsAt has passed from GET /api/v2/alerts.
+    assert _read(alertmanager, scope) == []
+
+
+def test_an_escalation_ends_the_previous_severity(alertmanager: str, clock: FakeClock) -> None:
+    scope = f"host-{uuid.uuid4().hex[:8]}.log"
+    yellow = _alert(scope, clock.now, Status.FIRING, level="yellow")
+    _send(alertmanager, Notification((yellow,), clock.now, "h1"))
+    clock.advance(1)
+    time.sleep(max(0.0, clock.now - time.time()))
+    red = _alert(scope, clock.now, Status.FIRING, level="red", previous="yellow")
+    _send(alertmanager, Notification((red,), clock.now, "h1"))
+    assert [a["labels"]["severity"] for a in _read(alertmanager, scope)] == ["critical"]
