@@ -84,6 +84,43 @@ def report(
     raise typer.Exit(int(result.total.verdict.level))
 
 
+class TailFormat(StrEnum):
+    live = "live"
+    jsonl = "jsonl"
+
+
+@app.command()
+def tail(
+    paths: Annotated[list[str], typer.Argument(help="Folders, files, globs, or - for stdin.")],
+    output: Annotated[
+        TailFormat | None,
+        typer.Option("--format", "-f", help="live (default on a terminal) or jsonl."),
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="Checkpoint file (default in XDG_STATE_HOME).")
+    ] = None,
+    from_end: Annotated[
+        bool, typer.Option("--from-end", help="Start files not seen before at their end.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Follow logs live: a health view on a terminal, JSON lines otherwise.
+
+    Exit code: 0 when stopped by SIGINT/SIGTERM, 3 on error.
+    """
+    import logging  # noqa: PLC0415 - only tail logs to stderr
+
+    from threadwatch.follow import TailOptions, tail_logs  # noqa: PLC0415 - rich is slow to import
+
+    settings = _config(config)
+    logging.basicConfig(level=logging.WARNING, format="threadwatch: %(message)s")
+    try:
+        tail_logs(paths, settings, output=output.value if output else None,
+                  options=TailOptions(state_path=state, from_end=from_end))
+    except ThreadwatchError as exc:
+        _fail(str(exc))
+
+
 @app.command("alert-test")
 def alert_test(
     sink: Annotated[

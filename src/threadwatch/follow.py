@@ -105,7 +105,7 @@ class Tail:
     def run(self, consumers: Sequence[Consumer]) -> None:
         """Follow until ``stop()`` (or until standard input, the only source, ends).
 
-        Checkpoints are saved and consumers closed on the way out, whatever the reason.
+        Checkpoints are saved after every delivery; consumers are closed on the way out.
 
         Raises:
             StateError: the state file could not be written.
@@ -117,11 +117,12 @@ class Tail:
                 paths = None if wake.sweep else wake.paths
                 self._step(consumers, paths, rescan=wake.rescan)
         finally:
+            # no final commit: every step commits after delivering, and committing after a
+            # failed delivery would skip the events that never reached the consumers
             try:
-                self.source.commit()
-            finally:
                 for consumer in consumers:
                     consumer.close()
+            finally:
                 self.source.close()
                 self._waker.stop()
                 self._store.close()

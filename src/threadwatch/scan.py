@@ -132,8 +132,7 @@ def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
             cuts.append(cut)
     ends: list[int | None] = [*cuts[1:], None]
     return [
-        _Job(path, start, end, detached=start > 0)
-        for start, end in zip(cuts, ends, strict=True)
+        _Job(path, start, end, detached=start > 0) for start, end in zip(cuts, ends, strict=True)
     ]
 
 
@@ -153,14 +152,20 @@ def scan_paths(
     """Scan every file (parallel where it pays) and return one finished scan per file."""
     workers = workers or os.cpu_count() or 1
     jobs = [job for path in files for job in _jobs_for(path, workers, config)]
-    big = sum(1 for job in jobs if job.detached) > 0 or _total_size(files) >= PARALLEL_MIN_BYTES
+    big = any(job.detached for job in jobs) or _total_size(files) >= PARALLEL_MIN_BYTES
+    results: dict[_Job, SourceScan] = {}
     if workers > 1 and len(jobs) > 1 and big:
+        remote = [job for job in jobs if job.path != STDIN]  # stdin stays with this process
         with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
-            results = list(pool.map(_scan_job, jobs, [config] * len(jobs)))
-    else:
-        results = [_scan_job(job, config) for job in jobs]
+            results.update(
+                zip(remote, pool.map(_scan_job, remote, [config] * len(remote)), strict=True)
+            )
+    for job in jobs:
+        if job not in results:
+            results[job] = _scan_job(job, config)
     scans: list[SourceScan] = []
-    for job, result in zip(jobs, results, strict=True):
+    for job in jobs:
+        result = results[job]
         if job.detached:
             scans[-1] = _merge_parts([scans[-1], result])
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -59,8 +58,7 @@ def test_a_resolved_alert_leaves_alertmanagers_active_alerts(alertmanager: str,
     scope = f"host-{uuid.uuid4().hex[:8]}.log"
     _send(alertmanager, Notification((_alert(scope, clock.now, Status.FIRING),), clock.now, "h1"))
     assert len(_read(alertmanager, scope)) == 1
-    clock.advance(1)
-    time.sleep(max(0.0, clock.now - time.time()))  # Alertmanager's own clock must not lag ours
+    # The clock starts at the real time rounded down: the end is not in Alertmanager's future.
     _send(alertmanager, Notification((_alert(scope, clock.now, Status.RESOLVED),), clock.now,
                                      "h1"))
     # Alertmanager 0.25 drops alerts whose endsAt has passed from GET /api/v2/alerts.
@@ -71,8 +69,6 @@ def test_an_escalation_ends_the_previous_severity(alertmanager: str, clock: Fake
     scope = f"host-{uuid.uuid4().hex[:8]}.log"
     yellow = _alert(scope, clock.now, Status.FIRING, level="yellow")
     _send(alertmanager, Notification((yellow,), clock.now, "h1"))
-    clock.advance(1)
-    time.sleep(max(0.0, clock.now - time.time()))
     red = _alert(scope, clock.now, Status.FIRING, level="red", previous="yellow")
     _send(alertmanager, Notification((red,), clock.now, "h1"))
     assert [a["labels"]["severity"] for a in _read(alertmanager, scope)] == ["critical"]

@@ -7,8 +7,10 @@ no sample seen and no such line (a run killed mid-batch) has no known executor a
 neither ``process_pool_used`` nor ``thread_pool_used``.
 
 Lines without a task id (overload, pool failures) belong to the latest batch of their source;
-samples belong to the latest batch of their task id. Open batches are bounded (the oldest is
-closed first), so memory does not grow with the input.
+samples belong to the latest batch of their task id. A batch closes (its executor is counted)
+when its task is scored or done, when the task starts another batch, or when too many batches
+are open (the oldest first, so memory does not grow with the input); ``provisional`` counts
+the open ones for a live view.
 """
 
 from __future__ import annotations
