@@ -42,6 +42,10 @@ class Kind(enum.Enum):
     THREAD_ERROR = "thread_error"
     TRACEBACK = "traceback"
 
+    # Members are singletons compared by identity; Enum's own __hash__ is Python code that
+    # hashes the name, and every counted event looks its kind up in a dict.
+    __hash__ = object.__hash__
+
 
 class Executor(enum.Enum):
     """Where a batch's samples ran."""

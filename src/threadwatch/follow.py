@@ -96,6 +96,7 @@ class Tail:
             raise
         self._next_evaluate = float("-inf")
         self._next_tick = float("-inf")
+        self.discoveries = 0  # how many times the followed set was looked for (tests wait on it)
 
     def stop(self) -> None:
         """Ask the loop to stop (safe from a signal handler or another thread)."""
@@ -132,6 +133,7 @@ class Tail:
         now = self._clock()
         if rescan or self.source.needs_rescan:
             self.source.discover(now)
+            self.discoveries += 1
         events = self.source.read(paths, now)
         events += self.source.maintain(now)
         if events:

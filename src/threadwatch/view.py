@@ -27,7 +27,7 @@ _LAST_TEXT_CHARS = 60
 def event_record(event: Event, at: float) -> dict[str, Any]:
     """An event as the JSON object of ``--format jsonl`` (fields that are None left out)."""
     record: dict[str, Any] = {"type": "event", "at": at}
-    for name, value in zip(_FIELDS, event):
+    for name, value in zip(_FIELDS, event, strict=True):
         if value is not None:
             record[name] = value
     record["kind"] = event.kind.value

@@ -11,6 +11,7 @@ content's checkpoint is then retired and the new content read from its start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from threadwatch.events import Event
@@ -46,6 +47,7 @@ class Follower:
         fd: int,
         checkpoint: Checkpoint,
         grammar: Grammar,
+        *,
         max_line_bytes: int,
         now: float,
     ) -> None:
@@ -124,10 +126,8 @@ class Follower:
         """The file is gone: read what is left, end a final unterminated line, and let go."""
         events: list[Event] = []
         if self._fd is not None:
-            try:
+            with contextlib.suppress(OSError):  # nothing more can be read: end with what was
                 events += self.read(now, 1 << 62)
-            except OSError:
-                pass  # nothing more can be read; end with what was read
         events += self._scanner.close()
         self.close_handle()
         return events

@@ -177,9 +177,9 @@ class TailSource:
                 quiet_since = max(follower.orphaned_at, follower.last_data_at)
                 if now - quiet_since >= self._settings.release_seconds:
                     events += self._release(follower, now)
-        if self._stdin is not None and self._stdin.pending:
-            if now - self._stdin.last_data_at >= flush_after:
-                events += self._stdin.flush()
+        stdin = self._stdin
+        if stdin is not None and stdin.pending and now - stdin.last_data_at >= flush_after:
+            events += stdin.flush()
         self._close_idle_handles(now)
         return events
 
@@ -225,8 +225,8 @@ class TailSource:
             os.close(fd)
             self._skip(path, FileId.of(status), exc)
             return
-        follower = Follower(path, fd, checkpoint, self._grammar, self._settings.max_line_bytes,
-                            now)
+        follower = Follower(path, fd, checkpoint, self._grammar,
+                            max_line_bytes=self._settings.max_line_bytes, now=now)
         self._followers[checkpoint.file_id] = follower
         self._by_path[path] = follower
         self._live[checkpoint.file_id] = checkpoint

@@ -100,6 +100,7 @@ class Waker:
         self._paths: set[str] = set()
         self._rescan = False
         self._observer: Observer | None = None
+        self._interval: float = poll_seconds
         self.mode = POLLING
         reason = "disabled"
         if use_inotify and watch_dirs:
@@ -108,11 +109,8 @@ class Waker:
             self.mode = INOTIFY
             self._interval = sweep_seconds
             logger.info("following changes with inotify")
-        else:
-            self._interval = poll_seconds
-            if watch_dirs:
-                logger.warning("inotify unavailable (%s): polling every %g s", reason,
-                               poll_seconds)
+        elif watch_dirs:
+            logger.warning("inotify unavailable (%s): polling every %g s", reason, poll_seconds)
         self._next_sweep = time.monotonic() + self._interval
 
     def _start_inotify(
