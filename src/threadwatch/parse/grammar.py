@@ -12,9 +12,9 @@ passes' events are merged by offset.
 from __future__ import annotations
 
 import re
-from typing import Any
 from collections.abc import Callable, Collection, Mapping
 from operator import itemgetter
+from typing import Any
 
 from threadwatch.events import Event, Kind
 from threadwatch.parse.guardline import GUARD_REGEX, decode_guard
@@ -77,7 +77,8 @@ def _table_decoder(
         by_position[_POSITION[field]] = "word"
         by_position[2] = f"base + start - {width}"
         lines += [
-            f"    word = WORDS.get(match.string[start - {width} : start]) if start >= {width} else None",
+            f"    word = WORDS.get(match.string[start - {width} : start])"
+            f" if start >= {width} else None",
             "    if word is None:",
             "        return None",
         ]
@@ -90,7 +91,7 @@ def _table_decoder(
         "EVENT": Event,
         "WORDS": {w.encode(): w for w in before[1]} if before else {},
     }
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from the table only
+    exec("\n".join(lines), namespace)  # the source is built above from the table only
     decoder: Decoder = namespace["decode"]
     return decoder
 
