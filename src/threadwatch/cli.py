@@ -12,8 +12,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from threadwatch.alerts.checks import send_test_alert
-from threadwatch.alerts.log import format_alert_log, read_alert_log
 from threadwatch.config import Config, load_config
 from threadwatch.errors import ThreadwatchError
 from threadwatch.health.rules import Level
@@ -132,6 +130,8 @@ def alert_test(
 
     Exit code: 0 every sink accepted it, 3 any did not (or an error).
     """
+    from threadwatch.alerts.checks import send_test_alert  # noqa: PLC0415 - httpx is slow
+
     settings = _config(config)
     try:
         checks = send_test_alert(settings.alerts, os.environ, sink)
@@ -146,8 +146,9 @@ def alert_test(
 @app.command("alerts")
 def alerts_command(
     state: Annotated[
-        Path, typer.Option("--state", help="The state file tail writes.")
-    ] = Path("threadwatch-state.db"),
+        Path | None,
+        typer.Option("--state", help="The state file tail writes (default as for tail)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many of each to show.")] = 20,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table or json.")
@@ -157,8 +158,11 @@ def alerts_command(
 
     Exit code: 0 ok, 3 error (e.g. no state file).
     """
+    from threadwatch.alerts.log import format_alert_log, read_alert_log  # noqa: PLC0415 - lazy
+    from threadwatch.store import default_state_path  # noqa: PLC0415 - lazy
+
     try:
-        log = read_alert_log(state, limit)
+        log = read_alert_log(state or default_state_path(), limit)
     except ThreadwatchError as exc:
         _fail(str(exc))
     if output is OutputFormat.json:

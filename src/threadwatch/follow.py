@@ -10,6 +10,7 @@ and releases are judged by; only the waiting between changes uses the real monot
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import sys
@@ -21,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from threadwatch.alerts.dispatcher import build_alert_consumer
 from threadwatch.config import Config
 from threadwatch.consumers import Consumer
 from threadwatch.events import Event
 from threadwatch.health.window import WindowedHealth
-from threadwatch.scan import counting_grammar
+from threadwatch.scan import live_grammar
 from threadwatch.sources.discovery import Roots
 from threadwatch.sources.tail import TailSettings, TailSource
 from threadwatch.sources.wakeup import Waker
@@ -88,7 +90,7 @@ class Tail:
         )
         self.mode = self._waker.mode
         try:
-            self.source = TailSource(roots, counting_grammar(config), self._store, settings,
+            self.source = TailSource(roots, live_grammar(config), self._store, settings,
                                      self._waker.notify)
         except BaseException:
             self._waker.stop()
@@ -188,14 +190,25 @@ def tail_logs(
     consumers: Sequence[Consumer] = (),
 ) -> None:
     """What ``threadwatch tail`` does: follow ``paths`` with a live view on a terminal, or JSON
-    lines (``output="jsonl"``, or stdout not a terminal), plus ``consumers``, until SIGINT or
-    SIGTERM.
+    lines (``output="jsonl"``, or stdout not a terminal), alerts through the configured sinks
+    (outbox in the same state file), plus ``consumers``, until SIGINT or SIGTERM.
 
     Raises:
+        SinkConfigError: an alert sink's variable is unset or its URL malformed.
         SourceError: a path is missing or unreadable.
         StateError: the state file cannot be used.
     """
-    tail = Tail(paths, config, options)
+    state_path = options.state_path or default_state_path()
+    options = dataclasses.replace(options, state_path=state_path)
+    alerting: list[Consumer] = []
+    if config.alerts.sinks:  # before following anything: a bad sink stops us at once
+        alerting.append(build_alert_consumer(config, state_path, time.time))
+    try:
+        tail = Tail(paths, config, options)
+    except BaseException:
+        for consumer in alerting:
+            consumer.close()
+        raise
     if output is None:
         output = "live" if sys.stdout.isatty() else "jsonl"
     view: Consumer
@@ -205,4 +218,4 @@ def tail_logs(
     else:
         view = JsonLinesWriter(sys.stdout)
     with stop_on_signals(tail):
-        tail.run([view, *consumers])
+        tail.run([view, *alerting, *consumers])

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from threadwatch.config import Config
-from threadwatch.health.metrics import COUNTED_KINDS, Tally
+from threadwatch.health.metrics import COUNTED_KINDS, LIVE_KINDS, Tally
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
 from threadwatch.sources.files import STDIN, is_compressed, open_binary
@@ -51,6 +51,11 @@ class _Job:
 def counting_grammar(config: Config) -> Grammar:
     """The grammar that finds just what the counts need."""
     return Grammar(config.parse.program_files, COUNTED_KINDS)
+
+
+def live_grammar(config: Config) -> Grammar:
+    """The grammar of a live tail: the counts' kinds and the ends of tasks."""
+    return Grammar(config.parse.program_files, LIVE_KINDS)
 
 
 def _scan_job(job: _Job, config: Config) -> SourceScan:

@@ -93,7 +93,8 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"alertmanager did not start: {(folder / 'alertmanager.log').read_text()}")
+                output = (folder / "alertmanager.log").read_text()
+                pytest.fail(f"alertmanager did not start: {output}")
             time.sleep(0.1)
         yield url
     finally:

@@ -1,1 +1,16 @@
-"""Alerting: verdict changes and events → alerts → sinks (Slack, webhook, Alertmanager)."""
+"""Alerting: verdict changes and events → alerts → sinks (Slack, webhook, Alertmanager).
+
+    settings.py     the [alerts] config models
+    model.py        Alert, Notification (immutable; JSON round-trip)
+    rules.py        the state machine: hold, escalate, repeat, resolve, event rules
+    dispatcher.py   the tail Consumer: rules → groups → outbox; build_alert_consumer()
+    outbox.py       durable outbox in the SQLite state file
+    sender.py       delivery: backoff, Retry-After, per-sink interval, background thread
+    secrets.py      ${VAR} expansion; Secret hides values
+    sinks/          the Sink protocol and one module per receiver
+    checks.py, log.py   the alert-test and alerts commands' library functions
+    testing.py      FakeClock, MemorySink
+
+Nothing is re-exported here: ``threadwatch.config`` imports ``alerts.settings``, and the
+dispatcher imports ``threadwatch.config``, so importing it from this package would be circular.
+"""

@@ -213,5 +213,5 @@ class AlertRules:
 
 
 def _level_summary(scope: str, level: Level, reasons: Sequence[AlertReason]) -> str:
-    head = f"{scope} is {level.label.upper()}"
-    return f"{head}: {reasons[0].text}" if reasons else head
+    # The level itself leads every sink's headline, so the summary names what is wrong.
+    return f"{scope}: {reasons[0].text}" if reasons else f"{scope} is {level.label}"

@@ -16,7 +16,7 @@ the open ones for a live view.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from threadwatch.events import Event, Executor, Kind
@@ -69,8 +69,11 @@ COUNTED_KINDS: frozenset[Kind] = frozenset(
         Kind.THREAD_ERROR,
     }
 )
+# A live tail also reads the end of each task, which closes its batch at once (a one-shot
+# report closes batches at the end instead and saves the work).
+LIVE_KINDS: frozenset[Kind] = COUNTED_KINDS | {Kind.TASK_SCORED, Kind.TASK_DONE}
 OVER_60 = 60  # an overload line with more threads than this counts in threads_over_60
-_MAX_OPEN_BATCHES = 256
+_MAX_OPEN_BATCHES = 64
 _MAX_SEEN_TASKS = 4096
 
 
@@ -80,7 +83,7 @@ def rates_of(counts: dict[str, int]) -> dict[str, float | None]:
     return {key: (counts[key] / batches if batches else None) for key in RATE_KEYS}
 
 
-def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+def add_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
     """Add ``more`` into ``total`` key by key."""
     for key, value in more.items():
         total[key] += value
@@ -91,6 +94,7 @@ Sample = tuple[str | None, int | None] | None
 
 @dataclass
 class _Batch:
+    counts: dict[str, int]  # where the batch was counted: its executor is counted there too
     samples: set[Sample] = field(default_factory=set)
     executor: Executor | None = None
 
@@ -99,7 +103,8 @@ class Tally:
     """Running counts of one scope; ``add`` events in order, then ``finish``.
 
     ``counts`` may be swapped for a fresh dict at any time (a sliding window does, per time
-    bucket): later events and batch closings count into the new one.
+    bucket): later events count into the new one, and a batch's executor is counted in the
+    dict its batch was counted in. Such a dict may be sparse (a ``defaultdict(int)``).
 
     Args:
         process_min_batch: the program's rule: this many samples or more → process pool.
@@ -172,11 +177,14 @@ class Tally:
         self._open.clear()
         return self.counts
 
-    def provisional(self) -> dict[str, int]:
-        """Executor counts of the batches still open, as the rule reads them now (a live
-        view counts them before they close)."""
+    def provisional(self, within: Iterable[dict[str, int]]) -> dict[str, int]:
+        """Executor counts of the batches still open, as the rule reads them now, for those
+        counted in one of the ``within`` dicts (a live window counts them before they close)."""
+        live = {id(counts) for counts in within}
         counts = {"process_pool_used": 0, "thread_pool_used": 0}
         for batch in self._open.values():
+            if id(batch.counts) not in live:
+                continue
             executor = self._executor_of(batch)
             if executor is Executor.PROCESS:
                 counts["process_pool_used"] += 1
@@ -191,6 +199,8 @@ class Tally:
         for batch in self._open.values():
             self._close(batch)
         add_counts(self.counts, later.counts)
+        for batch in later._open.values():
+            batch.counts = self.counts
         self._open = later._open
         if later._last is not None:
             self._last = later._last
@@ -199,7 +209,7 @@ class Tally:
 
     def _open_batch(self, key: str | None) -> _Batch:
         self.counts["batches"] += 1
-        batch = _Batch()
+        batch = _Batch(self.counts)
         if key is not None:
             previous = self._open.pop(key, None)
             if previous is not None:
@@ -223,9 +233,9 @@ class Tally:
     def _close(self, batch: _Batch) -> None:
         executor = self._executor_of(batch)
         if executor is Executor.PROCESS:
-            self.counts["process_pool_used"] += 1
+            batch.counts["process_pool_used"] += 1
         elif executor is Executor.THREAD:
-            self.counts["thread_pool_used"] += 1
+            batch.counts["thread_pool_used"] += 1
 
     def _attribute(self, task_id: str | None, executor: Executor | None, sample: Sample) -> None:
         """Apply an executor override or a sample to the batch it belongs to: the task's

@@ -9,7 +9,7 @@ batch *of their source*); the total is the sum of the sources' window counts, ju
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -60,7 +60,7 @@ class _SourceWindow:
 
     def add(self, event: Event, bucket: int, at: float) -> None:
         if not self.buckets or self.buckets[-1][0] != bucket:
-            counts = dict.fromkeys(COUNT_KEYS, 0)
+            counts: dict[str, int] = defaultdict(int)  # sparse: a thousand sources x 90 buckets
             self.buckets.append((bucket, counts))
             self.tally.counts = counts
         self.tally.add(event)
@@ -76,8 +76,7 @@ class _SourceWindow:
         total = dict.fromkeys(COUNT_KEYS, 0)
         for _, counts in self.buckets:
             add_counts(total, counts)
-        if self.buckets:
-            add_counts(total, self.tally.provisional())
+        add_counts(total, self.tally.provisional(counts for _, counts in self.buckets))
         return total
 
 

@@ -65,6 +65,7 @@ class Follower:
         self._position = checkpoint.offset
         # where the last newline read is: a rewritten file rarely has one at the same place
         self._last_newline = checkpoint.offset - 1
+        self._mtime = os.fstat(fd).st_mtime_ns
 
     @property
     def path(self) -> str:
@@ -96,10 +97,15 @@ class Follower:
         fd = self._reopen()
         if fd is None:
             return []
-        size = os.fstat(fd).st_size
+        status = os.fstat(fd)
+        size = status.st_size
         events: list[Event] = []
-        if size != self._position and self._replaced(fd, size):
+        # a rewrite may leave the size unchanged (tee rounds of equal length): mtime tells
+        if (size != self._position or status.st_mtime_ns != self._mtime) and self._replaced(
+            fd, size
+        ):
             events += self._restart(fd, size)
+        self._mtime = status.st_mtime_ns
         start = self._position
         while budget > 0:
             chunk = os.pread(fd, min(CHUNK_BYTES, budget), self._position)
@@ -160,7 +166,9 @@ class Follower:
             status = os.stat(self.path)
         except FileNotFoundError:
             return None
-        if FileId.of(status) != self.file_id or status.st_size == self._position:
+        if FileId.of(status) != self.file_id or (
+            status.st_size == self._position and status.st_mtime_ns == self._mtime
+        ):
             return None
         fd = os.open(self.path, _OPEN_FLAGS)
         if FileId.of(os.fstat(fd)) != self.file_id:  # replaced between stat and open

@@ -128,6 +128,8 @@ class Waker:
             if observer is not None:
                 observer.stop()
                 observer.join()
+            if isinstance(exc, OSError) and exc.strerror:
+                return exc.strerror
             return str(exc) or type(exc).__name__
         self._observer = observer
         return ""

@@ -1,0 +1,133 @@
+"""``threadwatch tail`` as a real process: kill -9 and restart, signals, stdin, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+
+def batch_line(number: int) -> str:
+    return f"run_batt.py:475: -- {number:08x} - {number} --\n"
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class TailProcess:
+    """``threadwatch tail --format jsonl`` in a subprocess, its JSON lines collected."""
+
+    def __init__(self, *args: str, stdin: int | IO[bytes] | None = subprocess.DEVNULL) -> None:
+        self.records: list[dict[str, object]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "threadwatch", "tail", "--format", "jsonl", *args],
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self._reader = threading.Thread(target=self._read, name="test-tail-stdout")
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.records.append(json.loads(line))
+
+    def numbers(self) -> list[int]:
+        return [int(r["batch_index"]) for r in list(self.records)  # type: ignore[call-overload]
+                if r.get("type") == "event" and r.get("kind") == "batch"]
+
+    def finish(self, sig: int | None = None) -> int:
+        if sig is not None:
+            self.process.send_signal(sig)
+        code = self.process.wait(20)
+        self._reader.join(10)
+        assert self.process.stderr is not None and self.process.stdout is not None
+        self.stderr = self.process.stderr.read()
+        self.process.stderr.close()
+        self.process.stdout.close()
+        return code
+
+
+def checkpointed(state: Path, path: Path) -> int:
+    """The offset the state file holds for ``path`` (-1 when none yet)."""
+    if not state.exists():
+        return -1
+    with sqlite3.connect(state) as db:
+        row = db.execute("SELECT offset FROM checkpoints WHERE path = ? AND live = 1",
+                         (str(path),)).fetchone()
+    return -1 if row is None else int(row[0])
+
+
+def test_kill_9_and_restart_sees_every_line_exactly_once(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "a.log"
+    state = tmp_path / "state.db"
+    with log.open("w") as stream:
+        stream.write("".join(batch_line(n) for n in range(500)))
+        stream.write(batch_line(500)[:-8])  # a partial line: the checkpoint must stop before it
+        stream.flush()
+        complete = log.stat().st_size - len(batch_line(500)[:-8])
+        first = TailProcess(str(logs), "--state", str(state))
+        wait_until(lambda: len(first.numbers()) == 500, "the first 500 lines")
+        wait_until(lambda: checkpointed(state, log) == complete, "the checkpoint")
+        first.finish(signal.SIGKILL)
+        stream.write(batch_line(500)[-8:])
+        stream.write("".join(batch_line(n) for n in range(501, 1000)))
+    second = TailProcess(str(logs), "--state", str(state))
+    wait_until(lambda: len(second.numbers()) >= 500, "the rest after the restart")
+    assert second.finish(signal.SIGTERM) == 0
+    assert sorted(first.numbers() + second.numbers()) == list(range(1000))
+
+
+def test_sigint_stops_with_exit_0_and_a_saved_checkpoint(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text(batch_line(1))
+    state = tmp_path / "state.db"
+    tail = TailProcess(str(logs), "--state", str(state))
+    wait_until(lambda: tail.numbers() == [1], "the line")
+    assert tail.finish(signal.SIGINT) == 0
+    assert checkpointed(state, logs / "a.log") == len(batch_line(1))
+
+
+def test_stdin_is_followed_to_its_end(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as writer:
+        writer.write(batch_line(1) + batch_line(2))
+    with os.fdopen(read_end, "rb") as reader:
+        tail = TailProcess("-", "--state", str(tmp_path / "state.db"), stdin=reader)
+        assert tail.finish() == 0
+    assert tail.numbers() == [1, 2]
+
+
+def test_missing_folder_is_a_one_line_error_with_exit_3(tmp_path: Path) -> None:
+    tail = TailProcess(str(tmp_path / "nothere"), "--state", str(tmp_path / "state.db"))
+    assert tail.finish() == 3
+    assert tail.stderr.strip().splitlines() == [
+        f"threadwatch: {tmp_path / 'nothere'}: no such file or folder"
+    ]
+
+
+def test_bad_config_is_a_one_line_error_with_exit_3(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[tail]\nwindow_seconds = -1\n")
+    tail = TailProcess(str(tmp_path), "--config", str(config), "--state",
+                       str(tmp_path / "state.db"))
+    assert tail.finish() == 3
+    lines = tail.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tail.window_seconds" in lines[0]

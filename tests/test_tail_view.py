@@ -1,0 +1,75 @@
+"""tail's outputs: JSON lines and the live table."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from threadwatch.config import load_config
+from threadwatch.events import Event, Kind
+from threadwatch.health.window import WindowedHealth
+from threadwatch.view import JsonLinesWriter, LiveView, live_table
+
+CONFIG = load_config()
+BATCH = Event(Kind.BATCH, "/logs/a.log", 17, task_id="0000abcd", batch_index=3,
+              text="run_batt.py:475: -- 0000abcd - 3 --")
+
+
+def test_each_event_is_one_json_line_without_empty_fields() -> None:
+    out = io.StringIO()
+    JsonLinesWriter(out).on_events([BATCH, BATCH._replace(batch_index=4)], 12.5)
+    lines = out.getvalue().splitlines()
+    assert json.loads(lines[0]) == {
+        "type": "event", "at": 12.5, "kind": "batch", "source": "/logs/a.log", "offset": 17,
+        "task_id": "0000abcd", "batch_index": 3, "text": "run_batt.py:475: -- 0000abcd - 3 --",
+    }
+    assert len(lines) == 2
+
+
+def test_each_level_change_is_one_json_line() -> None:
+    health = WindowedHealth(CONFIG, 900)
+    health.add(Event(Kind.MEMORY_ERROR, "/logs/a.log", 0), 5.0)
+    out = io.StringIO()
+    JsonLinesWriter(out).on_changes(health.evaluate(5.0), health.snapshot(5.0))
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["type"], r["scope"], r["previous"], r["current"]) for r in records] == [
+        ("level", "/logs/a.log", "unknown", "red"), ("level", "total", "unknown", "red"),
+    ]
+    assert records[0]["reasons"][0]["metric"] == "memory_errors"
+
+
+def test_live_table_strips_escape_sequences_from_log_text() -> None:
+    health = WindowedHealth(CONFIG, 900)
+    health.add(BATCH._replace(text="run_batt.py:475: \x1b]0;pwned\x07\x1b[31mred"), 1.0)
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(live_table(health.snapshot(2.0), 2.0))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b" not in shown and "pwned" not in shown and "red" in shown
+    assert "1s ago batch" in shown
+
+
+def test_live_table_has_one_row_per_source_and_the_total() -> None:
+    health = WindowedHealth(CONFIG, 900)
+    for name in ("/logs/a.log", "/logs/b.log"):
+        health.add(BATCH._replace(source=name), 1.0)
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(live_table(health.snapshot(1.0), 1.0))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert all(name in shown for name in ("/logs/a.log", "/logs/b.log", "total"))
+
+
+def test_live_view_redraws_at_most_every_refresh_interval() -> None:
+    calls: list[float] = []
+
+    def snapshot(now: float) -> list:  # type: ignore[type-arg]
+        calls.append(now)
+        return []
+
+    view = LiveView(snapshot, refresh_seconds=0.5,
+                    console=Console(file=io.StringIO(), force_terminal=True))
+    for now in (0.0, 0.2, 0.4, 0.5, 0.7, 1.0):
+        view.tick(now)
+    view.close()
+    assert calls == [0.0, 0.5, 1.0]
