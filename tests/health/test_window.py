@@ -51,3 +51,23 @@ def test_forgotten_source_leaves_the_total() -> None:
     health.forget("a.log")
     (total,) = health.snapshot(11)
     assert total.counts["batches"] == 0 and total.verdict.level is Level.UNKNOWN
+
+
+def test_open_batch_leaves_the_window_with_its_bucket() -> None:
+    health = WindowedHealth(load_config(), window_seconds=60, bucket_seconds=10)
+    health.add_all(batch("a.log", "00000001", overloaded=False), at=1000)  # never closed
+    (_, total) = health.snapshot(1001)
+    assert (total.counts["batches"], total.counts["process_pool_used"]) == (1, 1)
+    (_, total) = health.snapshot(1100)
+    assert (total.counts["batches"], total.counts["process_pool_used"]) == (0, 0)
+
+
+def test_executor_counts_in_the_bucket_of_its_batch() -> None:
+    health = WindowedHealth(load_config(), window_seconds=60, bucket_seconds=10)
+    health.add_all(batch("a.log", "00000001", overloaded=False), at=1000)
+    done = Event(Kind.TASK_DONE, "a.log", 9, task_id="00000001", batch_index=0, number=1)
+    health.add(done, at=1055)  # closes the batch in a later bucket
+    (_, total) = health.snapshot(1055)
+    assert total.counts["process_pool_used"] == 1
+    (_, total) = health.snapshot(1062)  # the batch's bucket has left the window
+    assert (total.counts["batches"], total.counts["process_pool_used"]) == (0, 0)

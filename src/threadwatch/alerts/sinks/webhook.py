@@ -1,5 +1,5 @@
 """A generic JSON webhook: the body is ``Notification.as_dict()`` (schema
-``threadwatch.alert/v1``, documented in docs/alerts.md).
+``threadwatch.alert/v1``, documented in the README, "Webhook body").
 
 With a secret, ``X-Threadwatch-Signature: sha256=<hex>`` is the HMAC-SHA256 of the exact body
 bytes under that secret, so a receiver can check the sender (compare in constant time).
