@@ -135,7 +135,7 @@ def report_rate(work: Path, megabytes: int) -> tuple[float, float]:
     """Events/s of report on a generated log: all CPUs, and one process."""
     log = work / "report.log"
     write_log(log, megabytes, 7)
-    scanner = Scanner(str(log), counting_grammar(load_config()), keep_text=False)
+    scanner = Scanner(str(log), counting_grammar(load_config()))
     events = 0
     with log.open("rb") as stream:
         while chunk := stream.read(4 << 20):

@@ -50,7 +50,7 @@ class _Job:
 
 def counting_grammar(config: Config) -> Grammar:
     """The grammar that finds just what the counts need."""
-    return Grammar(config.parse.program_files, COUNTED_KINDS)
+    return Grammar(config.parse.program_files, COUNTED_KINDS, keep_text=False)
 
 
 def live_grammar(config: Config) -> Grammar:
@@ -78,7 +78,6 @@ def _scan(job: _Job, config: Config) -> SourceScan:
         grammar,
         start_offset=job.start,
         max_line_bytes=config.parse.max_line_bytes,
-        keep_text=False,
     )
     result = SourceScan(job.path, tally)
     try:

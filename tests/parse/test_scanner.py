@@ -86,7 +86,7 @@ def test_safe_offset_stays_at_an_open_traceback_block() -> None:
 def test_events_keep_their_line_text_unless_counting_only() -> None:
     (kept,) = scanner().feed(BATCH)
     assert kept.text == BATCH.decode().rstrip("\n")
-    (bare,) = scanner(keep_text=False).feed(BATCH)  # type: ignore[arg-type]
+    (bare,) = Scanner("t.log", Grammar(keep_text=False)).feed(BATCH)
     assert bare.text == ""
 
 

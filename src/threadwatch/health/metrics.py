@@ -92,7 +92,7 @@ def add_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
 Sample = tuple[str | None, int | None] | None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Batch:
     counts: dict[str, int]  # where the batch was counted: its executor is counted there too
     samples: set[Sample] = field(default_factory=set)

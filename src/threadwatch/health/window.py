@@ -58,14 +58,12 @@ class _SourceWindow:
         self.last_event_at: float | None = None
         self.last_event: Event | None = None
 
-    def add(self, event: Event, bucket: int, at: float) -> None:
+    def enter(self, bucket: int) -> None:
+        """Count from now on into ``bucket``."""
         if not self.buckets or self.buckets[-1][0] != bucket:
             counts: dict[str, int] = defaultdict(int)  # sparse: a thousand sources x 90 buckets
             self.buckets.append((bucket, counts))
             self.tally.counts = counts
-        self.tally.add(event)
-        self.last_event_at = at
-        self.last_event = event
 
     def expire(self, oldest_bucket: int) -> None:
         while self.buckets and self.buckets[0][0] < oldest_bucket:
@@ -98,16 +96,34 @@ class WindowedHealth:
 
     def add(self, event: Event, at: float) -> None:
         """Count an event observed at time ``at``."""
-        window = self._sources.get(event.source)
-        if window is None:
-            window = self._sources[event.source] = _SourceWindow(
-                self._config.inference.process_min_batch
-            )
-        window.add(event, math.floor(at / self._bucket), at)
+        self.add_all((event,), at)
 
     def add_all(self, events: Iterable[Event], at: float) -> None:
+        """Count events observed at time ``at`` (a reader's batch: runs of one source)."""
+        bucket = math.floor(at / self._bucket)
+        source: str | None = None
+        window: _SourceWindow | None = None
+        last: Event | None = None
         for event in events:
-            self.add(event, at)
+            if event.source != source:
+                if window is not None:
+                    window.last_event, window.last_event_at = last, at
+                source = event.source
+                window = self._source_window(source)
+                window.enter(bucket)
+                add = window.tally.add
+            add(event)
+            last = event
+        if window is not None:
+            window.last_event, window.last_event_at = last, at
+
+    def _source_window(self, source: str) -> _SourceWindow:
+        window = self._sources.get(source)
+        if window is None:
+            window = self._sources[source] = _SourceWindow(
+                self._config.inference.process_min_batch
+            )
+        return window
 
     def forget(self, source: str) -> None:
         """Stop tracking a source (its file is gone); the total no longer includes it."""

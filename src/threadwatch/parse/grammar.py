@@ -52,11 +52,20 @@ def _tag_groups(source: str, tag: int) -> str:
     return _NAMED_GROUP.sub(lambda m: f"(?P<{m[1]}__{tag}>", source)
 
 
+def line_around(buf: bytes, start: int) -> str:
+    """The text of the line holding ``buf[start]``, decoded."""
+    line_start = buf.rfind(b"\n", 0, start) + 1
+    line_end = buf.find(b"\n", start)
+    line_end = len(buf) if line_end < 0 else line_end
+    return buf[line_start:line_end].rstrip(b"\r").decode("utf-8", "replace")
+
+
 def _table_decoder(
     kind: Kind,
     before: tuple[str, tuple[str, ...]] | None,
     groupindex: Mapping[str, int],
     tag: str,
+    keep_text: bool,
 ) -> Decoder:
     """A decoder that copies the named groups ``<field><tag>`` into event fields.
 
@@ -71,6 +80,14 @@ def _table_decoder(
             convert = "int(v)" if key in _INT_FIELDS else "v.decode('utf-8', 'replace')"
             by_position[_POSITION[key]] = f"({convert} if (v := g({group})) is not None else None)"
     lines = ["def decode(match, source, base):", "    start = match.start()", "    g = match.group"]
+    if keep_text:  # line_around, inlined: this runs for every event tail reads
+        by_position[_POSITION["text"]] = "text"
+        lines += [
+            "    s = match.string",
+            "    end = s.find(b'\\n', start)",
+            "    text = s[s.rfind(b'\\n', 0, start) + 1 : end if end >= 0 else len(s)]"
+            ".rstrip(b'\\r').decode('utf-8', 'replace')",
+        ]
     if before is not None:
         field, words = before
         width = len(words[0])
@@ -96,7 +113,7 @@ def _table_decoder(
     return decoder
 
 
-def _guard_decoder(groupindex: Mapping[str, int], tag: str) -> Decoder:
+def _guard_decoder(groupindex: Mapping[str, int], tag: str, keep_text: bool) -> Decoder:
     name_group = groupindex[f"guard_event{tag}"]
     fields_group = groupindex[f"guard_fields{tag}"]
 
@@ -108,24 +125,30 @@ def _guard_decoder(groupindex: Mapping[str, int], tag: str) -> Decoder:
         if decoded is None:
             return None
         kind, fields = decoded
+        if keep_text:
+            fields["text"] = line_around(match.string, match.start())
         return Event(kind, source, base + match.start(), **fields)
 
     return decode
 
 
-DecoderFactory = Callable[[Mapping[str, int], str], Decoder]
+DecoderFactory = Callable[[Mapping[str, int], str, bool], Decoder]
 
 
 def _make_table_factory(
     kind: Kind, before: tuple[str, tuple[str, ...]] | None
 ) -> DecoderFactory:
-    return lambda groupindex, tag: _table_decoder(kind, before, groupindex, tag)
+    return lambda groupindex, tag, keep_text: _table_decoder(
+        kind, before, groupindex, tag, keep_text
+    )
 
 
 class _RegexPass:
     """Alternatives sharing a literal start, factored out so the engine can skip to it."""
 
-    def __init__(self, literal: str, alternatives: list[tuple[str, DecoderFactory]]) -> None:
+    def __init__(
+        self, literal: str, alternatives: list[tuple[str, DecoderFactory]], keep_text: bool
+    ) -> None:
         parts = [
             f"(?P<alt__{i}>{_tag_groups(rest, i)})" for i, (rest, _) in enumerate(alternatives)
         ]
@@ -134,7 +157,7 @@ class _RegexPass:
         size = max(index.values()) + 1
         self._decoders: list[Decoder | None] = [None] * size
         for i, (_, factory) in enumerate(alternatives):
-            self._decoders[index[f"alt__{i}"]] = factory(index, f"__{i}")
+            self._decoders[index[f"alt__{i}"]] = factory(index, f"__{i}", keep_text)
 
     def events(self, buf: bytes, start: int, end: int, source: str, base: int) -> list[Event]:
         decoders = self._decoders
@@ -149,10 +172,18 @@ class _RegexPass:
 class _FindPass:
     """A rare message, found with ``bytes.find`` of its anchor, then matched on that line."""
 
-    def __init__(self, anchor: str, source: str, factory: DecoderFactory, at_start: bool) -> None:
+    def __init__(
+        self,
+        anchor: str,
+        source: str,
+        factory: DecoderFactory,
+        *,
+        at_start: bool,
+        keep_text: bool = False,
+    ) -> None:
         self.anchor = anchor.encode()
         self.regex = re.compile(f"(?P<alt__0>{_tag_groups(source, 0)})".encode())
-        self._decode = factory(self.regex.groupindex, "__0")
+        self._decode = factory(self.regex.groupindex, "__0", keep_text)
         self._at_start = at_start
 
     def positions(self, buf: bytes, start: int, end: int) -> list[re.Match[bytes]]:
@@ -188,12 +219,15 @@ class Grammar:
         program_files: file names whose ``name:lineno:`` prefix starts a message (glue splits).
         kinds: only messages of these kinds are searched for (None: all); traceback headers and
             guard lines are always searched.
+        keep_text: events carry their line's text (alerts show it); off for fast counting.
     """
 
     def __init__(
         self,
         program_files: tuple[str, ...] = DEFAULT_PROGRAM_FILES,
         kinds: Collection[Kind] | None = None,
+        *,
+        keep_text: bool = True,
     ) -> None:
         grouped: dict[str, list[tuple[str, DecoderFactory]]] = {}
         self._passes: list[_RegexPass | _FindPass] = []
@@ -204,19 +238,26 @@ class Grammar:
             factory = _make_table_factory(pattern.kind, pattern.before)
             literal, _ = literal_start(source)
             if len(literal) >= _LONG_LITERAL:
-                self._passes.append(_FindPass(literal, source, factory, at_start=True))
+                self._passes.append(
+                    _FindPass(literal, source, factory, at_start=True, keep_text=keep_text)
+                )
             elif literal:
                 key = literal[:_SHORT_LITERAL]
                 rest = source[len(_literal_source(source, len(key))) :]
                 grouped.setdefault(key, []).append((rest, factory))
             elif pattern.anchor:
-                self._passes.append(_FindPass(pattern.anchor, source, factory, at_start=False))
+                self._passes.append(
+                    _FindPass(pattern.anchor, source, factory, at_start=False, keep_text=keep_text)
+                )
             else:  # no literal to skip to: slow, so only for kinds a caller asks for
-                self._passes.append(_RegexPass("", [(source, factory)]))
+                self._passes.append(_RegexPass("", [(source, factory)], keep_text))
         self._passes.append(
-            _FindPass("threadwatch-guard event=", GUARD_REGEX, _guard_decoder, at_start=True)
+            _FindPass(
+                "threadwatch-guard event=", GUARD_REGEX, _guard_decoder,
+                at_start=True, keep_text=keep_text,
+            )
         )
-        self._passes += [_RegexPass(key, entries) for key, entries in grouped.items()]
+        self._passes += [_RegexPass(key, entries, keep_text) for key, entries in grouped.items()]
         self._headers = [
             _FindPass(literal_start(header)[0], header, _no_decoder, at_start=True)
             for header in HEADER_REGEXES
@@ -254,5 +295,5 @@ def _literal_source(source: str, length: int) -> str:
     return source[:pos]
 
 
-def _no_decoder(groupindex: Mapping[str, int], tag: str) -> Decoder:
+def _no_decoder(groupindex: Mapping[str, int], tag: str, keep_text: bool) -> Decoder:
     return lambda match, source, base: None

@@ -40,7 +40,6 @@ class Scanner:
         grammar: which messages to look for.
         start_offset: byte offset of the first fed byte in the source.
         max_line_bytes: a line still incomplete past this many bytes is skipped to its end.
-        keep_text: store each event's raw line (alerts show samples); off for fast counting.
     """
 
     def __init__(
@@ -50,7 +49,6 @@ class Scanner:
         *,
         start_offset: int = 0,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-        keep_text: bool = True,
     ) -> None:
         self.source = source
         self.notices: list[Notice] = []
@@ -60,7 +58,6 @@ class Scanner:
         self._skipping_from: int | None = None
         self._block: Block | None = None
         self._max_line = max_line_bytes
-        self._keep_text = keep_text
 
     @property
     def consumed(self) -> int:
@@ -133,7 +130,7 @@ class Scanner:
         found = self._grammar.events(buf, pos, end, self.source, base)
         headers = self._grammar.headers(buf, pos, end)
         if not headers:
-            self._keep(found, buf, base, events)
+            events += found
             return
         # interleave blocks with messages: a block swallows the messages on its own lines
         index = 0
@@ -143,20 +140,12 @@ class Scanner:
             limit = base + header
             while index < len(found) and found[index].offset < limit:
                 if found[index].offset >= base + pos:
-                    self._keep([found[index]], buf, base, events)
+                    events.append(found[index])
                 index += 1
             newline = buf.index(b"\n", header, end)
             self._block = Block(base + header, [buf[header:newline].rstrip(b"\r")])
             pos = self._continue_block(buf, newline + 1, end, events)
-        self._keep([e for e in found[index:] if e.offset >= base + pos], buf, base, events)
-
-    def _keep(self, found: list[Event], buf: bytes, base: int, events: list[Event]) -> None:
-        if not self._keep_text:
-            events += found
-            return
-        for event in found:
-            start = event.offset - base
-            events.append(event._replace(text=_line_around(buf, start)))
+        events += [event for event in found[index:] if event.offset >= base + pos]
 
     def _continue_block(self, buf: bytes, pos: int, end: int, events: list[Event]) -> int:
         """Feed lines to the open block until it ends (return that line's start) or ``end``."""
@@ -170,8 +159,7 @@ class Scanner:
                 events.append(self._finish_block())
                 return pos
             if step is Step.INTERLEAVED:  # another print inside the block: read it on its own
-                found = self._grammar.events(buf, pos, newline, self.source, base)
-                self._keep(found, buf, base, events)
+                events += self._grammar.events(buf, pos, newline, self.source, base)
             pos = newline + 1
         return pos
 
@@ -182,9 +170,3 @@ class Scanner:
         kind, fields = block.classify()
         return Event(kind, self.source, block.offset, text=block.text(), **fields)  # type: ignore[arg-type]
 
-
-def _line_around(buf: bytes, start: int) -> str:
-    line_start = buf.rfind(b"\n", 0, start) + 1
-    line_end = buf.find(b"\n", start)
-    line_end = len(buf) if line_end < 0 else line_end
-    return buf[line_start:line_end].rstrip(b"\r").decode("utf-8", "replace")

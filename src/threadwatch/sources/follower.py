@@ -155,7 +155,7 @@ class Follower:
 
     def _new_scanner(self, offset: int) -> Scanner:
         return Scanner(self.name, self._grammar, start_offset=offset,
-                       max_line_bytes=self._max_line, keep_text=True)
+                       max_line_bytes=self._max_line)
 
     def _reopen(self) -> int | None:
         """The open file; reopened by path if it was closed while idle. None if the path no
