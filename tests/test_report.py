@@ -108,13 +108,13 @@ def report():  # type: ignore[no-untyped-def]
 
 
 def test_every_fixture_file_is_a_source(report) -> None:  # type: ignore[no-untyped-def]
-    names = {str(Path(s.name).relative_to(FIXTURES)) for s in report.sources}
+    names = {str(Path(s.scope).relative_to(FIXTURES)) for s in report.sources}
     assert names == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fixture_counts_and_level_match_the_hand_derivation(report, name: str) -> None:  # type: ignore[no-untyped-def]
-    (source,) = [s for s in report.sources if s.name.endswith(name)]
+    (source,) = [s for s in report.sources if s.scope.endswith(name)]
     level, expected = EXPECTED[name]
     assert source.counts == expected
     assert source.verdict.level is level

@@ -13,21 +13,30 @@ __version__ = "0.1.0"
 __all__ = [
     "Config",
     "ConfigError",
+    "Consumer",
     "Event",
     "Executor",
+    "Grammar",
     "Kind",
     "Level",
+    "LevelChange",
     "NothingReadError",
     "Report",
     "Scanner",
+    "ScopeHealth",
+    "ScopeReport",
     "SourceError",
+    "Tail",
+    "TailOptions",
     "Tally",
     "ThreadwatchError",
     "Verdict",
+    "WindowedHealth",
     "__version__",
     "build_report",
     "judge",
     "load_config",
+    "tail_logs",
 ]
 
 _WHERE = {
@@ -45,6 +54,15 @@ _WHERE = {
     "judge": "threadwatch.health.rules",
     "Tally": "threadwatch.health.metrics",
     "Scanner": "threadwatch.parse.scanner",
+    "Grammar": "threadwatch.parse.grammar",
+    "Consumer": "threadwatch.consumers",
+    "LevelChange": "threadwatch.health.window",
+    "ScopeHealth": "threadwatch.health.window",
+    "WindowedHealth": "threadwatch.health.window",
+    "ScopeReport": "threadwatch.health.scope",
+    "Tail": "threadwatch.follow",
+    "TailOptions": "threadwatch.follow",
+    "tail_logs": "threadwatch.follow",
     "Report": "threadwatch.report",
     "build_report": "threadwatch.report",
 }
@@ -55,6 +73,11 @@ if TYPE_CHECKING:
     from threadwatch.events import Event, Executor, Kind
     from threadwatch.health.metrics import Tally
     from threadwatch.health.rules import Level, Verdict, judge
+    from threadwatch.consumers import Consumer
+    from threadwatch.follow import Tail, TailOptions, tail_logs
+    from threadwatch.health.scope import ScopeReport
+    from threadwatch.health.window import LevelChange, ScopeHealth, WindowedHealth
+    from threadwatch.parse.grammar import Grammar
     from threadwatch.parse.scanner import Scanner
     from threadwatch.report import Report, build_report
 

@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from threadwatch.health.rules import Level
-from threadwatch.report import Report, ScopeReport
+from threadwatch.health.scope import ScopeReport
+from threadwatch.report import Report
 from threadwatch.text import safe_text
 
 __all__ = ["LEVEL_STYLE", "level_text", "percent", "print_report", "report_console",
@@ -34,7 +35,7 @@ def percent(rate: float | None) -> str:
 
 
 def _short_names(report: Report) -> dict[str, str]:
-    paths = [source.name for source in report.sources]
+    paths = [source.scope for source in report.sources]
     if len(paths) < 2:
         return {path: safe_text(path) for path in paths}
     common = os.path.commonpath([os.path.abspath(p) for p in paths if p != "-"] or ["/"])
@@ -71,7 +72,7 @@ def report_table(report: Report) -> Group:
         table.add_column(header, justify="right")
     table.add_column("source", overflow="fold", ratio=1)
     for source in report.sources:
-        _row(table, names[source.name], source)
+        _row(table, names[source.scope], source)
     table.add_section()
     _row(table, "total", report.total, bold=True)
     reasons = Text()
@@ -85,7 +86,7 @@ def report_table(report: Report) -> Group:
     for source in report.sources:
         deciding = [r for r in source.verdict.reasons if r.level is source.verdict.level]
         if deciding:
-            reasons.append(f"  {names[source.name]}: ")
+            reasons.append(f"  {names[source.scope]}: ")
             reasons.append(source.verdict.level.label.upper(), style=LEVEL_STYLE[deciding[0].level])
             reasons.append(" " + "; ".join(r.describe() for r in deciding) + "\n")
     return Group(table, Text("why:", style="bold"), reasons)

@@ -11,31 +11,12 @@ from typing import Any
 
 from threadwatch.config import Config
 from threadwatch.errors import NothingReadError
-from threadwatch.health.metrics import COUNT_KEYS, add_counts, rates_of
-from threadwatch.health.rules import Verdict, judge
+from threadwatch.health.metrics import COUNT_KEYS, add_counts
+from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.scan import scan_paths
 from threadwatch.sources.files import expand_paths
 
 JSON_SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ScopeReport:
-    """The counts, rates and verdict of one scope (a source, or the total)."""
-
-    name: str
-    counts: dict[str, int]
-    rates: dict[str, float | None]
-    verdict: Verdict
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.name,
-            "level": self.verdict.level.label,
-            "reasons": [reason.as_dict() for reason in self.verdict.reasons],
-            "counts": self.counts,
-            "rates": self.rates,
-        }
 
 
 @dataclass(frozen=True)
@@ -59,12 +40,6 @@ class Report:
         }
 
 
-def scope_report(name: str, counts: dict[str, int], config: Config) -> ScopeReport:
-    """Rates and verdict for one scope's counts."""
-    rates = rates_of(counts)
-    return ScopeReport(name, counts, rates, judge(counts, rates, config.rules))
-
-
 def build_report(paths: Sequence[str], config: Config, workers: int | None = None) -> Report:
     """Scan ``paths`` (files, folders, globs, ``-``) and judge each source and the total.
 
@@ -81,8 +56,8 @@ def build_report(paths: Sequence[str], config: Config, workers: int | None = Non
         if not scan.read_ok:
             continue
         add_counts(total, scan.tally.counts)
-        sources.append(scope_report(scan.path, scan.tally.counts, config))
+        sources.append(judge_scope(scan.path, scan.tally.counts, config.rules))
     if not sources:
         detail = "; ".join(problems) if problems else "no paths given"
         raise NothingReadError(f"nothing could be read: {detail}")
-    return Report(scope_report("total", total, config), tuple(sources), tuple(problems))
+    return Report(judge_scope(TOTAL, total, config.rules), tuple(sources), tuple(problems))

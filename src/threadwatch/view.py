@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from threadwatch.events import Event
-from threadwatch.health.window import TOTAL, LevelChange, ScopeHealth
+from threadwatch.health.scope import TOTAL
+from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.render import LEVEL_STYLE
 from threadwatch.text import safe_text
 

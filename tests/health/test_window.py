@@ -5,7 +5,8 @@ from __future__ import annotations
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
 from threadwatch.health.rules import Level
-from threadwatch.health.window import TOTAL, WindowedHealth
+from threadwatch.health.scope import TOTAL
+from threadwatch.health.window import WindowedHealth
 
 
 def batch(source: str, task: str, overloaded: bool) -> list[Event]:

@@ -27,7 +27,8 @@ from threadwatch.alerts.model import Alert, AlertReason, Status, Transition
 from threadwatch.alerts.settings import AlertsConfig, EventRuleConfig
 from threadwatch.events import Event, Kind
 from threadwatch.health.rules import Level
-from threadwatch.health.window import TOTAL, ScopeHealth
+from threadwatch.health.scope import TOTAL
+from threadwatch.health.window import ScopeHealth
 
 LEVEL_RULE = "level"
 # Kinds too routine to be worth showing as a sample line of a level alert.

@@ -15,22 +15,17 @@ from dataclasses import dataclass
 
 from threadwatch.config import Config
 from threadwatch.events import Event
-from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts, rates_of
-from threadwatch.health.rules import Level, Verdict, judge
-
-TOTAL = "total"
+from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
+from threadwatch.health.rules import Level
+from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 
 
 @dataclass(frozen=True)
-class ScopeHealth:
-    """A scope's window counts, rates and verdict at one moment."""
+class ScopeHealth(ScopeReport):
+    """A scope's window counts, rates and verdict at one moment, and its latest event."""
 
-    scope: str
-    counts: dict[str, int]
-    rates: dict[str, float | None]
-    verdict: Verdict
-    last_event_at: float | None
-    last_event: Event | None
+    last_event_at: float | None = None
+    last_event: Event | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +158,5 @@ class WindowedHealth:
     def _health(
         self, scope: str, counts: dict[str, int], last_at: float | None, last: Event | None
     ) -> ScopeHealth:
-        rates = rates_of(counts)
-        return ScopeHealth(
-            scope, counts, rates, judge(counts, rates, self._config.rules), last_at, last
-        )
+        judged = judge_scope(scope, counts, self._config.rules)
+        return ScopeHealth(scope, counts, judged.rates, judged.verdict, last_at, last)
