@@ -69,12 +69,12 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from threadwatch.config import Config, load_config
+    from threadwatch.consumers import Consumer
     from threadwatch.errors import ConfigError, NothingReadError, SourceError, ThreadwatchError
     from threadwatch.events import Event, Executor, Kind
+    from threadwatch.follow import Tail, TailOptions, tail_logs
     from threadwatch.health.metrics import Tally
     from threadwatch.health.rules import Level, Verdict, judge
-    from threadwatch.consumers import Consumer
-    from threadwatch.follow import Tail, TailOptions, tail_logs
     from threadwatch.health.scope import ScopeReport
     from threadwatch.health.window import LevelChange, ScopeHealth, WindowedHealth
     from threadwatch.parse.grammar import Grammar
