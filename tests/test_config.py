@@ -48,6 +48,7 @@ def test_user_file_overrides_one_key_and_keeps_the_rest(tmp_path: Path) -> None:
         ("[[rules]]\nlevel = 'red'\nrate = 'overlord'\nabove = 0.5\n", "rules.0"),
         ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\n", "rules.0"),
         ("[[rules]]\nlevel = 'orange'\ncount = 'memory_errors'\nabove = 1\n", "rules.0.level"),
+        ("[tail]\nwindow_seconds = 60\nbucket_seconds = 120\n", "tail"),
     ],
 )
 def test_invalid_config_names_the_file_and_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -66,3 +67,17 @@ def test_not_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
         load_config(broken)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_tail_bucket_longer_than_the_window_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[tail]\nbucket_seconds = 1000\n")  # the default window is 900 s
+    with pytest.raises(ConfigError, match=r"bucket_seconds .* window_seconds") as caught:
+        load_config(path)
+    assert caught.value.key == "tail"
+
+
+def test_tail_bucket_equal_to_the_window_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text("[tail]\nwindow_seconds = 60\nbucket_seconds = 60\n")
+    assert load_config(path).tail.bucket_seconds == 60

@@ -131,3 +131,17 @@ def test_bad_config_is_a_one_line_error_with_exit_3(tmp_path: Path) -> None:
     assert tail.finish() == 3
     lines = tail.stderr.strip().splitlines()
     assert len(lines) == 1 and "tail.window_seconds" in lines[0]
+
+
+def test_escape_sequences_in_file_names_never_reach_stderr(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    name = "run\x1b]0;PWNED\x07\x1b[2J.log"
+    (logs / name).write_text("x" * 5000 + "\n" + batch_line(1))
+    config = tmp_path / "tw.toml"
+    config.write_text("[parse]\nmax_line_bytes = 1024\n")
+    tail = TailProcess(str(logs), "--config", str(config), "--state", str(tmp_path / "state.db"))
+    wait_until(lambda: tail.numbers() == [1], "the line after the long one")
+    assert tail.finish(signal.SIGINT) == 0
+    assert f"{logs / 'run.log'}: at byte 0: " in tail.stderr  # the problem was said...
+    assert "\x1b" not in tail.stderr and "\x07" not in tail.stderr  # ...without the escapes

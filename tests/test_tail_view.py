@@ -10,7 +10,7 @@ from rich.console import Console
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
 from threadwatch.health.window import WindowedHealth
-from threadwatch.view import JsonLinesWriter, LiveView, live_table
+from threadwatch.view import JsonLinesWriter, LiveView, live_table, short_names
 
 CONFIG = load_config()
 BATCH = Event(Kind.BATCH, "/logs/a.log", 17, task_id="0000abcd", batch_index=3,
@@ -57,7 +57,26 @@ def test_live_table_has_one_row_per_source_and_the_total() -> None:
     console = Console(file=io.StringIO(), width=200, color_system=None)
     console.print(live_table(health.snapshot(1.0), 1.0))
     shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert all(name in shown for name in ("/logs/a.log", "/logs/b.log", "total"))
+    assert all(name in shown for name in ("a.log", "b.log", "total"))
+
+
+def test_live_table_names_files_relative_to_their_common_folder() -> None:
+    health = WindowedHealth(CONFIG, 900)
+    deep = "/var/log/some/very/long/folder/name/of/the/service"
+    for name in (f"{deep}/host-a/run.log", f"{deep}/host-b/run.log", "-"):
+        health.add(BATCH._replace(source=name), 1.0)
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(live_table(health.snapshot(1.0), 1.0, "polling"))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert f"threadwatch tail (polling) — {deep}" in shown
+    rows = [line.split("│")[1].strip() for line in shown.splitlines() if line.count("│") > 2]
+    assert {"host-a/run.log", "host-b/run.log", "-", "total"} <= set(rows)
+    assert not any(row.startswith("/var") for row in rows)
+
+
+def test_a_single_file_is_named_by_its_base_name() -> None:
+    assert short_names(["/logs/a.log"]) == ("/logs", {"/logs/a.log": "a.log"})
+    assert short_names(["-"]) == ("", {"-": "-"})
 
 
 def test_live_view_redraws_at_most_every_refresh_interval() -> None:

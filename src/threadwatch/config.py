@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.errors import ConfigError
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
+from threadwatch.parse.patterns import DEFAULT_PROGRAM_FILES
 
 Level = Literal["yellow", "red"]
 _OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
@@ -31,13 +32,7 @@ class InferenceConfig(_Model):
 
 
 class ParseConfig(_Model):
-    program_files: tuple[str, ...] = (
-        "run_batt.py",
-        "card.py",
-        "utils.py",
-        "run_test.py",
-        "<dynamic-code>",
-    )
+    program_files: tuple[str, ...] = DEFAULT_PROGRAM_FILES
     max_line_bytes: int = Field(1 << 20, ge=1024)
 
 
@@ -58,6 +53,16 @@ class TailConfig(_Model):
     release_seconds: float = Field(30.0, ge=0)
     close_idle_seconds: float = Field(60.0, ge=0)
     max_open_files: int = Field(256, ge=1)
+
+    @model_validator(mode="after")
+    def _bucket_fits_the_window(self) -> TailConfig:
+        # a bucket longer than the window expires whole at once: tail would see nothing
+        if self.bucket_seconds > self.window_seconds:
+            raise ValueError(
+                f"bucket_seconds ({self.bucket_seconds:g}) must not exceed "
+                f"window_seconds ({self.window_seconds:g})"
+            )
+        return self
 
 
 class Rule(_Model):

@@ -11,7 +11,6 @@ and releases are judged by; only the waiting between changes uses the real monot
 from __future__ import annotations
 
 import dataclasses
-import logging
 import signal
 import sys
 import threading
@@ -29,12 +28,11 @@ from threadwatch.events import Event
 from threadwatch.health.window import WindowedHealth
 from threadwatch.scan import live_grammar
 from threadwatch.sources.discovery import Roots
+from threadwatch.sources.logs import logger
 from threadwatch.sources.tail import TailSettings, TailSource
 from threadwatch.sources.wakeup import Waker
 from threadwatch.store import StateStore, default_state_path
 from threadwatch.view import JsonLinesWriter, LiveView
-
-logger = logging.getLogger("threadwatch.tail")
 
 _MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
 _TICK_SECONDS = 1.0

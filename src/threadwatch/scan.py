@@ -27,6 +27,7 @@ from threadwatch.sources.files import STDIN, is_compressed, open_binary
 CHUNK_BYTES = 4 << 20
 PARALLEL_MIN_BYTES = 48 << 20  # below this, starting workers costs more than it saves
 _BOUNDARY_WINDOW = 256 << 10
+_LOOKBACK = 64 << 10  # text scanned before a boundary to be sure no traceback is open there
 
 
 @dataclass
@@ -106,18 +107,24 @@ def _scan(job: _Job, config: Config) -> SourceScan:
 
 
 def _boundary(path: str, near: int, config: Config) -> int | None:
-    """A part boundary at or after ``near``: the start of a line with a program prefix."""
+    """A part boundary at or after ``near``: the start of a line with a program prefix where
+    no traceback block is open (checked by scanning the text just before it), or None."""
     grammar = counting_grammar(config)
+    before = min(near, _LOOKBACK)
     with open(path, "rb") as stream:
-        stream.seek(near)
-        window = stream.read(_BOUNDARY_WINDOW)
-    first = window.find(b"\n") + 1
-    if first == 0:
-        return None
-    match = grammar.program_prefix.search(window, first)
-    while match is not None and match.start() > 0 and window[match.start() - 1] != 0x0A:
+        stream.seek(near - before)
+        window = stream.read(before + _BOUNDARY_WINDOW)
+    lookback_start = window.find(b"\n") + 1 if near - before > 0 else 0
+    match = grammar.program_prefix.search(window, before)
+    while match is not None:
+        at = match.start()
+        if at > 0 and window[at - 1] == 0x0A:
+            probe = Scanner(path, grammar, max_line_bytes=config.parse.max_line_bytes)
+            probe.feed(window[lookback_start:at])
+            if not probe.pending:
+                return near - before + at
         match = grammar.program_prefix.search(window, match.end())
-    return near + (match.start() if match is not None else first)
+    return None
 
 
 def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
@@ -141,13 +148,16 @@ def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
 
 
 def _merge_parts(parts: list[SourceScan]) -> SourceScan:
-    first = parts[0]
-    for later in parts[1:]:
-        first.tally.merge(later.tally)
-        first.problems += later.problems
-        first.bytes_read += later.bytes_read
-        first.read_ok = first.read_ok or later.read_ok
-    return first
+    """Merge the parts of one source from the right: each part takes what the merged rest
+    could not place (it may go further left still)."""
+    merged = parts[-1]
+    for earlier in reversed(parts[:-1]):
+        earlier.tally.merge(merged.tally)
+        earlier.problems += merged.problems
+        earlier.bytes_read += merged.bytes_read
+        earlier.read_ok = earlier.read_ok or merged.read_ok
+        merged = earlier
+    return merged
 
 
 def scan_paths(
@@ -167,13 +177,13 @@ def scan_paths(
     for job in jobs:
         if job not in results:
             results[job] = _scan_job(job, config)
-    scans: list[SourceScan] = []
+    parts: list[list[SourceScan]] = []
     for job in jobs:
-        result = results[job]
         if job.detached:
-            scans[-1] = _merge_parts([scans[-1], result])
+            parts[-1].append(results[job])
         else:
-            scans.append(result)
+            parts.append([results[job]])
+    scans = [_merge_parts(source_parts) for source_parts in parts]
     for scan in scans:
         scan.tally.finish()
     return scans

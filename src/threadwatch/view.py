@@ -7,6 +7,7 @@ Both are consumers (``consumers.Consumer``). Log text reaching the terminal goes
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -19,6 +20,7 @@ from threadwatch.events import Event
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.render import LEVEL_STYLE
+from threadwatch.sources.files import STDIN
 from threadwatch.text import safe_text
 
 _FIELDS = Event._fields
@@ -130,25 +132,43 @@ class LiveView:
 def live_table(
     healths: Sequence[ScopeHealth], now: float, mode: str = "", *, max_rows: int = 40
 ) -> Table:
-    """The live view of scope healths: the worst sources first, then the total."""
-    table = Table(title=f"threadwatch tail ({mode})" if mode else "threadwatch tail",
-                  title_justify="left")
+    """The live view of scope healths: the worst sources first, then the total.
+
+    Files are named relative to the folder that holds them all, shown in the title.
+    """
+    sources = [h for h in healths if h.scope != TOTAL]
+    total = [h for h in healths if h.scope == TOTAL]
+    folder, names = short_names([h.scope for h in sources])
+    title = "threadwatch tail" + (f" ({mode})" if mode else "")
+    if folder:
+        title += f" — {safe_text(folder)}"
+    table = Table(title=title, title_justify="left")
     for header, justify in [
         ("source", "left"), ("level", "left"), ("batches", "right"), ("overload", "right"),
         ("sequential", "right"), ("thread errors", "right"), ("last event", "left"),
     ]:
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    sources = [h for h in healths if h.scope != TOTAL]
-    total = [h for h in healths if h.scope == TOTAL]
     sources.sort(key=lambda h: (-_severity(h), h.scope))
     for health in sources[:max_rows]:
-        _add_row(table, health, now)
+        _add_row(table, health, now, name=names[health.scope])
     if len(sources) > max_rows:
         table.add_row(Text(f"… {len(sources) - max_rows} more sources", style="dim"))
     table.add_section()
     for health in total:
         _add_row(table, health, now, bold=True)
     return table
+
+
+def short_names(scopes: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """The folder holding every file among ``scopes`` ("" when none), and each scope's name
+    relative to it (standard input and the total keep theirs)."""
+    files = [scope for scope in scopes if scope not in (STDIN, TOTAL)]
+    if not files:
+        return "", {scope: scope for scope in scopes}
+    folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    names = {scope: scope for scope in scopes}
+    names.update({f: os.path.relpath(os.path.abspath(f), folder) for f in files})
+    return folder, names
 
 
 def _severity(health: ScopeHealth) -> int:
@@ -160,11 +180,13 @@ def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
 
 
-def _add_row(table: Table, health: ScopeHealth, now: float, *, bold: bool = False) -> None:
+def _add_row(
+    table: Table, health: ScopeHealth, now: float, *, name: str | None = None, bold: bool = False
+) -> None:
     counts, rates = health.counts, health.rates
     level = health.verdict.level
     table.add_row(
-        Text(safe_text(health.scope), style="bold" if bold else ""),
+        Text(safe_text(health.scope if name is None else name), style="bold" if bold else ""),
         Text(level.label.upper(), style=LEVEL_STYLE[level]),
         str(counts["batches"]),
         _percent(rates["overload"]),

@@ -84,7 +84,10 @@ def test_every_kind_of_run_batt_message_has_an_example() -> None:
 def test_sample_line_of_either_type_and_not_of_another_word() -> None:
     demo, test = scan(b"x.py:1: demo[3] - 1a2b3c4d - 0\nrun_batt.py:9: test[1] - 1a2b3c4d - 2\n")
     assert (demo.sample_type, demo.sample_index, test.sample_type, test.number) == (
-        "demo", 3, "test", 2,
+        "demo",
+        3,
+        "test",
+        2,
     )
     assert demo.offset == len(b"x.py:1: ")
     assert scan(b"memo[3] - 1a2b3c4d - 0\n[3] - 1a2b3c4d - 0\n") == []

@@ -71,6 +71,29 @@ def test_ten_megabyte_line_within_one_feed_is_read_past() -> None:
     scan = scanner()
     events = scan.feed(b"q" * 10_000_000 + b"\n" + BATCH) + scan.close()
     assert [e.kind for e in events] == [Kind.BATCH]
+    assert len(scan.notices) == 1
+
+
+def test_over_long_line_is_skipped_wherever_the_chunks_end() -> None:
+    long_batch = b"x" * 3000 + BATCH
+    data = BATCH + long_batch + BATCH
+    for cut in (0, 10, len(BATCH) + 1500, len(data) - 5):
+        scan = scanner(max_line_bytes=1024)
+        events = scan.feed(data[:cut]) + scan.feed(data[cut:]) + scan.close()
+        assert [e.offset for e in events] == [
+            BATCH.index(b"--"),
+            len(BATCH) + len(long_batch) + BATCH.index(b"--"),
+        ], cut
+        assert len(scan.notices) == 1, cut
+
+
+def test_safe_offset_is_a_line_start_while_skipping_or_in_a_glued_block() -> None:
+    scan = scanner(max_line_bytes=1024)
+    scan.feed(BATCH + b"y" * 5000)
+    assert scan.safe_offset == len(BATCH)
+    glued = scanner()
+    glued.feed(BATCH + b"run_batt.py:1: hello Traceback (most recent call last):\n")
+    assert glued.pending and glued.safe_offset == len(BATCH)
 
 
 def test_safe_offset_stays_at_an_open_traceback_block() -> None:

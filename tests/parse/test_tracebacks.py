@@ -10,7 +10,9 @@ HEADER_311 = (
     b"Exception ignored in thread started by: "
     b"<bound method Thread._bootstrap of <Thread(worker, stopped daemon 140220759033536)>>\n"
 )
-PY311 = HEADER_311 + b"""Traceback (most recent call last):
+PY311 = (
+    HEADER_311
+    + b"""Traceback (most recent call last):
   File "/usr/lib/python3.11/threading.py", line 1002, in _bootstrap
     self._bootstrap_inner()
   File "/usr/lib/python3.11/threading.py", line 1049, in _bootstrap_inner
@@ -20,6 +22,7 @@ PY311 = HEADER_311 + b"""Traceback (most recent call last):
         ~~~~~~~^^^^^^^^^^^^^
 KeyError: 140220759033536
 """
+)
 PY312_NO_CARET = PY311.replace(b"        ~~~~~~~^^^^^^^^^^^^^\n", b"").replace(b"3.11", b"3.12")
 PY313 = (
     b"Exception ignored in thread started by <bound method Thread._bootstrap of "
@@ -141,13 +144,43 @@ def test_chained_exceptions_stay_one_block() -> None:
     assert event.error_type == "ValueError"
 
 
-def test_program_line_printed_inside_a_block_is_read_on_its_own() -> None:
+def test_program_line_printed_inside_a_block_is_read_on_its_own_after_the_block() -> None:
     data = PY311.replace(
         b"Traceback (most recent call last):\n",
         b"Traceback (most recent call last):\nrun_batt.py:475: -- 1a2b3c4d - 3 --\n",
     )
     kinds = [e.kind for e in scan(data)]
-    assert kinds == [Kind.BATCH, Kind.THREAD_CLEANUP_KEYERROR]
+    assert kinds == [Kind.THREAD_CLEANUP_KEYERROR, Kind.BATCH]
+
+
+def test_message_glued_onto_the_final_line_is_read_and_the_block_kept() -> None:
+    data = PY311.replace(
+        b"KeyError: 140220759033536\n",
+        b"KeyError: 140220759033536run_batt.py:475: -- 1a2b3c4d - 3 --\n",
+    )
+    (block, batch) = scan(data)
+    assert block.kind is Kind.THREAD_CLEANUP_KEYERROR and block.message == "140220759033536"
+    assert batch.kind is Kind.BATCH
+
+
+def test_a_neighbours_plain_line_is_not_the_final_line() -> None:
+    data = PY311.replace(
+        b"KeyError: 1402", b"hits: 12\nRunning: python run_batt.py\nKeyError: 1402"
+    )
+    (event,) = scan(data)
+    assert event.kind is Kind.THREAD_CLEANUP_KEYERROR
+
+
+def test_unfinished_block_gives_up_after_a_few_stray_lines() -> None:
+    cut = PY311[: PY311.index(b"KeyError")]
+    data = cut + b"".join(b"stray %d\n" % i for i in range(8)) + b"ValueError: later\n"
+    (event,) = scan(data)
+    assert event.kind is Kind.THREAD_CLEANUP_KEYERROR and event.error_type is None
+
+
+def test_a_new_traceback_without_chain_text_is_a_new_block() -> None:
+    first = b'Traceback (most recent call last):\n  File "a.py", line 1\n'
+    assert len(scan(first + first + b"KeyError: 'x'\n")) == 2
 
 
 def test_message_after_a_block_is_read() -> None:

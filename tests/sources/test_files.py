@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from threadwatch.sources.files import expand_paths
+import pytest
+
+from threadwatch.config import load_config
+from threadwatch.report import build_report
+from threadwatch.sources import discovery, files
+from threadwatch.sources.files import expand_paths, open_binary
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
+COMPRESS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress,
+}
 
 INCLUDE = ("*.log", "*.log.*", "*.err")
 
@@ -58,3 +74,66 @@ def test_paths_that_give_nothing_are_named(tmp_path: Path) -> None:
         "no file matches",
         "no log files in this folder",
     ]
+
+
+def test_a_file_reached_by_two_spellings_is_listed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = touch(tmp_path / "logs" / "a.log")
+    (tmp_path / "link.log").symlink_to(a)
+    monkeypatch.chdir(tmp_path)
+    result = expand_paths(["logs", "./logs", str(tmp_path / "logs"), "link.log"], INCLUDE, ())
+    assert result.files == [os.path.join("logs", "a.log")]
+
+
+def test_overlapping_paths_are_counted_once_by_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    once = build_report(["logs"], load_config(), workers=1)
+    twice = build_report(["logs", "./logs"], load_config(), workers=1)
+    assert twice.total.counts == once.total.counts
+    assert len(twice.sources) == len(once.sources)
+
+
+def test_one_notion_of_compressed_files() -> None:
+    assert discovery.is_compressed is files.is_compressed
+    assert not hasattr(discovery, "_GLOB_CHARS") and not hasattr(discovery, "COMPRESSED_SUFFIXES")
+    assert all(files.is_compressed(f"a.log{s}") for s in (".gz", ".bz2", ".xz", ".zst"))
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_files_are_read_transparently(tmp_path: Path, suffix: str) -> None:
+    data = b"line one\nline two\n" * 100
+    path = tmp_path / f"run.log.1{suffix}"
+    path.write_bytes(COMPRESS[suffix](data))
+    with open_binary(str(path)) as stream:
+        assert stream.read() == data
+
+
+def test_corrupt_xz_is_an_os_error(tmp_path: Path) -> None:
+    path = tmp_path / "run.log.1.xz"
+    path.write_bytes(lzma.compress(b"x" * 1000)[:20] + b"garbage" * 10)
+    with pytest.raises(OSError, match=r"\.xz"), open_binary(str(path)) as stream:
+        stream.read()
+
+
+@pytest.mark.parametrize("suffix", [".bz2", ".xz"])
+def test_report_counts_bz2_and_xz_like_the_plain_file(tmp_path: Path, suffix: str) -> None:
+    plain = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log"
+    packed = tmp_path / f"run.log.1{suffix}"
+    packed.write_bytes(COMPRESS[suffix](plain.read_bytes()))
+    expected = build_report([str(plain)], load_config(), workers=1).total.counts
+    report = build_report([str(packed)], load_config(), workers=1)
+    assert expected["batches"] > 0
+    assert report.total.counts == expected and report.problems == ()
+
+
+def test_zst_is_one_clear_problem_line(tmp_path: Path) -> None:
+    plain = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log"
+    zst = tmp_path / "run.log.2.zst"
+    zst.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00garbage\n" * 50)  # a zstd frame's magic
+    report = build_report([str(plain), str(zst)], load_config(), workers=1)
+    assert report.problems == (f"{zst}: cannot read (.zst compressed files are not supported)",)
+    assert [s.scope for s in report.sources] == [str(plain)]

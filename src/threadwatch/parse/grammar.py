@@ -18,7 +18,12 @@ from typing import Any
 
 from threadwatch.events import Event, Kind
 from threadwatch.parse.guardline import GUARD_REGEX, decode_guard
-from threadwatch.parse.patterns import DEFAULT_PROGRAM_FILES, PATTERNS, compile_message
+from threadwatch.parse.patterns import (
+    DEFAULT_PROGRAM_FILES,
+    PATTERNS,
+    compile_message,
+    program_prefix,
+)
 from threadwatch.parse.tracebacks import HEADER_REGEXES
 
 # A match becomes an event: decode(match, source, base_offset) -> Event | None
@@ -262,8 +267,7 @@ class Grammar:
             _FindPass(literal_start(header)[0], header, _no_decoder, at_start=True)
             for header in HEADER_REGEXES
         ]
-        prefix = "(?:" + "|".join(re.escape(name) for name in program_files) + r"):\d+: "
-        self.program_prefix = re.compile(prefix.encode())
+        self.program_prefix = re.compile(program_prefix(program_files).encode())
 
     def events(self, buf: bytes, start: int, end: int, source: str, base: int) -> list[Event]:
         """Every message in ``buf[start:end]`` as events (offset = base + position), in order."""

@@ -19,8 +19,11 @@ _ESCAPE = re.compile(r"\\(.)")
 _EXECUTOR_CLASS = {"process": "ProcessPoolExecutor", "thread": "ThreadPoolExecutor"}
 
 
+_ESCAPED = {"n": "\n", "r": "\r", "t": "\t"}
+
+
 def _unescape(match: re.Match[str]) -> str:
-    return "\n" if match[1] == "n" else match[1]
+    return _ESCAPED.get(match[1], match[1])
 
 
 def parse_logfmt(text: str) -> dict[str, str]:

@@ -187,9 +187,14 @@ PATTERNS: tuple[MessagePattern, ...] = (
 )
 
 
+def program_prefix(program_files: tuple[str, ...]) -> str:
+    """Regex source of a ``name:lineno: `` prefix of one of the program files."""
+    return "(?:" + "|".join(re.escape(name) for name in program_files) + r"):\d+: "
+
+
 def compile_message(regex: str, program_files: tuple[str, ...]) -> str:
     """Expand the placeholders of one table regex into plain regex source."""
-    prefix = "(?:" + "|".join(re.escape(name) for name in program_files) + r"):\d+: "
+    prefix = program_prefix(program_files)
     source = regex.replace("{TEXT}", rf"(?:(?!{prefix})[^\n])*")
     for placeholder, expansion in _PLACEHOLDERS.items():
         source = source.replace(placeholder, expansion)

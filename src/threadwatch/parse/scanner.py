@@ -66,8 +66,13 @@ class Scanner:
 
     @property
     def safe_offset(self) -> int:
-        """Offset of the first byte not yet turned into an event (an open block's start)."""
-        return self._block.offset if self._block is not None else self._offset
+        """A line start from which a restart reads nothing twice and loses nothing: the start
+        of an open block's line, of a line being skipped, or after the last complete line."""
+        if self._block is not None:
+            return self._block.line_start
+        if self._skipping_from is not None:
+            return self._skipping_from
+        return self._offset
 
     @property
     def pending(self) -> bool:
@@ -98,7 +103,7 @@ class Scanner:
 
     def flush(self) -> list[Event]:
         """End an open traceback block now (no more lines are coming soon)."""
-        return [self._finish_block()] if self._block is not None else []
+        return self._finish_block() if self._block is not None else []
 
     def close(self) -> list[Event]:
         """End of input: read a final unterminated line and end any open block."""
@@ -129,6 +134,14 @@ class Scanner:
             return
         found = self._grammar.events(buf, pos, end, self.source, base)
         headers = self._grammar.headers(buf, pos, end)
+        too_long = _long_lines(buf, pos, end, self._max_line)
+        if too_long:  # complete lines over the limit are skipped too, wherever chunks end
+            for start, stop in too_long:
+                self.notices.append(Notice(
+                    base + start, f"skipped a line of {stop - start} bytes (longer than the limit)"
+                ))
+            found = [e for e in found if not _inside(e.offset - base, too_long)]
+            headers = [h for h in headers if not _inside(h, too_long)]
         if not headers:
             events += found
             return
@@ -143,30 +156,61 @@ class Scanner:
                     events.append(found[index])
                 index += 1
             newline = buf.index(b"\n", header, end)
-            self._block = Block(base + header, [buf[header:newline].rstrip(b"\r")])
+            line_start = buf.rfind(b"\n", 0, header) + 1
+            header_line = buf[header:newline].rstrip(b"\r")
+            self._block = Block(base + header, base + line_start, [header_line])
             pos = self._continue_block(buf, newline + 1, end, events)
         events += [event for event in found[index:] if event.offset >= base + pos]
 
     def _continue_block(self, buf: bytes, pos: int, end: int, events: list[Event]) -> int:
         """Feed lines to the open block until it ends (return that line's start) or ``end``."""
         base = self._offset
+        prefix = self._grammar.program_prefix
         while pos < end:
             block = self._block
             assert block is not None
             newline = buf.index(b"\n", pos, end)
-            step = block.push(buf[pos:newline], self._grammar.program_prefix)
+            # a message glued onto a traceback line (concurrent prints) is read on its own
+            glued = prefix.search(buf, pos + 1, newline)
+            cut = glued.start() if glued is not None else newline
+            step = block.push(buf[pos:cut], prefix)
             if step is Step.ENDED:
-                events.append(self._finish_block())
+                events += self._finish_block()
                 return pos
             if step is Step.INTERLEAVED:  # another print inside the block: read it on its own
-                events += self._grammar.events(buf, pos, newline, self.source, base)
+                block.held += self._grammar.events(buf, pos, newline, self.source, base)
+            elif cut < newline:
+                block.held += self._grammar.events(buf, cut, newline, self.source, base)
             pos = newline + 1
         return pos
 
-    def _finish_block(self) -> Event:
+    def _finish_block(self) -> list[Event]:
+        """The block's event, then the events of lines printed inside it."""
         block = self._block
         assert block is not None
         self._block = None
         kind, fields = block.classify()
-        return Event(kind, self.source, block.offset, text=block.text(), **fields)  # type: ignore[arg-type]
+        event = Event(kind, self.source, block.offset, text=block.text(), **fields)  # type: ignore[arg-type]
+        return [event, *block.held]
+
+
+def _long_lines(buf: bytes, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """The (start, stop) of complete lines in ``buf[start:end]`` longer than ``limit`` (stop is
+    past the newline). Steps from the last newline of each ``limit``-sized window, so a
+    buffer of short lines costs a few searches."""
+    found = []
+    pos = start
+    while end - pos > limit:
+        newline = buf.rfind(b"\n", pos, pos + limit + 1)
+        if newline >= 0:
+            pos = newline + 1
+            continue
+        stop = buf.index(b"\n", pos, end) + 1
+        found.append((pos, stop))
+        pos = stop
+    return found
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < stop for start, stop in spans)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from threadwatch.events import Kind
+from threadwatch.events import Event, Kind
 
 HEADER_REGEXES = (
     r"Exception ignored in thread started by",
@@ -22,7 +22,14 @@ HEADER_REGEXES = (
 )
 
 _MAX_KEPT_LINES = 60
-_EXCEPTION_LINE = re.compile(rb"(?P<type>[A-Za-z_][\w.]*)(?::(?P<message> [^\n]*)?)?\Z")
+# A final line names an exception class: a dotted name that reads like one. Anything else that
+# is not indented (``hits: 12``, ``Running: …`` printed by a 2>&1 neighbour) is not the end.
+_EXCEPTION_LINE = re.compile(
+    rb"(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Za-z_]\w*(?:Error|Exception|Warning|Exit|Interrupt"
+    rb"|Iteration|Group|Failure|timeout)|Broken\w*))(?::(?P<message> [^\n]*)?)?\Z"
+)
+_HEADERS = (b"Exception ignored in thread started by", b"Exception in thread ")
+_MAX_STRAY_LINES = 5  # unrecognised lines inside an unfinished block before it is given up
 _CHAIN = (b"During handling of the above exception", b"The above exception was the direct cause")
 _TRACEBACK = b"Traceback (most recent call last):"
 _THREAD_REPR = re.compile(
@@ -42,15 +49,24 @@ class Step(enum.Enum):
 
 @dataclass
 class Block:
-    """An open traceback block."""
+    """An open traceback block.
+
+    ``offset`` is where the header starts, ``line_start`` where its line starts (a restart
+    resumes there); ``held`` keeps the events of other programs' lines printed inside the
+    block, given out after it so that nothing past ``line_start`` is out before the block is.
+    """
 
     offset: int
+    line_start: int
     lines: list[bytes]
+    held: list[Event] = field(default_factory=list)
     final: bytes | None = None
     line_count: int = 1
     frames_seen: bool = False
     delete_frame: bool = False
     python_version: str | None = None
+    _after_chain: bool = False
+    _stray: int = 0
 
     def push(self, line: bytes, interleaved_prefix: re.Pattern[bytes]) -> Step:
         """Offer the next line (without its newline) to the block."""
@@ -67,18 +83,24 @@ class Block:
             self._take(stripped)
             if stripped:
                 self.final = None
+                self._after_chain = True
             return Step.TAKEN
-        if stripped == _TRACEBACK and self.final is None:
-            self._take(stripped)
-            return Step.TAKEN
-        if self.final is None:
-            if interleaved_prefix.match(stripped):
-                return Step.INTERLEAVED
-            if _EXCEPTION_LINE.match(stripped):
-                self.final = stripped
+        if stripped == _TRACEBACK:
+            if self.final is None and (self.line_count == 1 or self._after_chain):
+                self._after_chain = False
                 self._take(stripped)
                 return Step.TAKEN
-        return Step.ENDED
+            return Step.ENDED  # a new traceback
+        if self.final is not None or stripped.startswith(_HEADERS):
+            return Step.ENDED
+        if interleaved_prefix.match(stripped):
+            return Step.INTERLEAVED
+        if _EXCEPTION_LINE.match(stripped):
+            self.final = stripped
+            self._take(stripped)
+            return Step.TAKEN
+        self._stray += 1  # a neighbour's line (2>&1) inside the block, or the block was cut
+        return Step.INTERLEAVED if self._stray <= _MAX_STRAY_LINES else Step.ENDED
 
     def _take(self, line: bytes) -> None:
         self.line_count += 1

@@ -16,15 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 
 from threadwatch.errors import SourceError
-from threadwatch.sources.files import STDIN, wanted
-
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
-_GLOB_CHARS = frozenset("*?[")
-
-
-def is_compressed(name: str) -> bool:
-    """True for names of compressed files, which ``tail`` never reads."""
-    return name.endswith(COMPRESSED_SUFFIXES)
+from threadwatch.sources.files import STDIN, has_glob, is_compressed, walk, wanted
 
 
 @dataclass(frozen=True)
@@ -65,7 +57,7 @@ class Roots:
         for path in paths:
             if path == STDIN:
                 stdin = True
-            elif _GLOB_CHARS & set(path) and not os.path.exists(path):
+            elif has_glob(path) and not os.path.exists(path):
                 globs.append(os.path.abspath(path))
             elif os.path.isdir(path):
                 _check_folder(path)
@@ -137,12 +129,7 @@ class Roots:
 
     def _walk(self, folder: str) -> Iterator[str]:
         # errors (a subfolder removed or made unreadable meanwhile) only hide that subfolder
-        for root, dirs, names in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                if (not name.startswith(".") and not is_compressed(name)
-                        and wanted(name, self.include, self.exclude)):
-                    yield os.path.join(root, name)
+        return walk(folder, self.include, self.exclude, compressed=False)
 
 
 def _is_regular(status: os.stat_result) -> bool:
@@ -152,7 +139,7 @@ def _is_regular(status: os.stat_result) -> bool:
 def _glob_base(pattern: str) -> str:
     parts = pattern.split(os.sep)
     for index, part in enumerate(parts):
-        if _GLOB_CHARS & set(part):
+        if has_glob(part):
             return os.sep.join(parts[:index]) or os.sep
     return os.path.dirname(pattern)
 

@@ -1,24 +1,49 @@
-"""Which files a list of paths means, and how to open one (``.gz`` transparently).
+"""Which files a list of paths means, and how to open one (compressed logs transparently).
 
 Paths may be files (always read, whatever their name), folders (walked recursively, keeping
 names that match the include patterns and none of the exclude patterns, skipping hidden
 entries), globs (``**`` allowed), or ``-`` for standard input.
+
+A file reached through several paths (``logs`` and ``./logs``, a symbolic link) is read once,
+under the first spelling met.
+
+``.gz``, ``.bz2`` and ``.xz`` files are decompressed on the fly by ``report``; other compressed
+formats (``COMPRESSED_SUFFIXES``) are refused with a clear reason. ``tail`` never reads
+compressed files (see ``discovery``).
 """
 
 from __future__ import annotations
 
+import bz2
+import errno
 import glob
 import gzip
+import lzma
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import BinaryIO
 
 STDIN = "-"
-_GLOB_CHARS = frozenset("*?[")
+GLOB_CHARS = frozenset("*?[")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+class UnsupportedCompression(OSError):
+    """A compressed file in a format that cannot be decompressed (its ``strerror`` says so)."""
+
+
+class _XzFile(lzma.LZMAFile):
+    """An ``.xz`` file whose corrupt data raises ``OSError``, like ``.gz`` and ``.bz2``."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except lzma.LZMAError as exc:
+            raise OSError(errno.EIO, f"corrupt .xz data ({exc})") from exc
 
 
 @dataclass
@@ -29,17 +54,36 @@ class Expansion:
     problems: list[str] = field(default_factory=list)
 
 
-def wanted(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
+def wanted(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
     """True if a file name matches an include pattern and no exclude pattern."""
     return any(fnmatch(name, p) for p in include) and not any(fnmatch(name, p) for p in exclude)
 
 
-def _walk(folder: str, include: Sequence[str], exclude: Sequence[str]) -> Iterable[str]:
+def is_compressed(name: str) -> bool:
+    """True for names of compressed files (``tail`` never reads them)."""
+    return name.endswith(COMPRESSED_SUFFIXES)
+
+
+def has_glob(path: str) -> bool:
+    """True if ``path`` holds a glob character."""
+    return not GLOB_CHARS.isdisjoint(path)
+
+
+def walk(
+    folder: str, include: Sequence[str], exclude: Sequence[str], *, compressed: bool = True
+) -> Iterator[str]:
+    """The wanted files under ``folder``, sorted, hidden entries skipped; compressed files
+    left out when ``compressed`` is False. A subfolder that cannot be read is skipped."""
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if not name.startswith(".") and wanted(name, include, exclude):
+            if (not name.startswith(".") and (compressed or not is_compressed(name))
+                    and wanted(name, include, exclude)):
                 yield os.path.join(root, name)
+
+
+def _identity(path: str) -> str:
+    return os.path.realpath(path)
 
 
 def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence[str]) -> Expansion:
@@ -48,26 +92,27 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
     seen: set[str] = set()
 
     def add(path: str) -> None:
-        if path not in seen:
-            seen.add(path)
+        key = path if path == STDIN else _identity(path)
+        if key not in seen:
+            seen.add(key)
             result.files.append(path)
 
     for path in paths:
         if path == STDIN:
             add(STDIN)
         elif os.path.isdir(path):
-            found = list(_walk(path, include, exclude))
+            found = list(walk(path, include, exclude))
             if not found:
                 result.problems.append(f"{path}: no log files in this folder")
             for file in found:
                 add(file)
         elif os.path.exists(path):
             add(path)
-        elif _GLOB_CHARS & set(path):
+        elif has_glob(path):
             matches = sorted(glob.glob(path, recursive=True))
             files = [m for m in matches if os.path.isfile(m)]
             for folder in (m for m in matches if os.path.isdir(m)):
-                files.extend(_walk(folder, include, exclude))
+                files.extend(walk(folder, include, exclude))
             if not files:
                 result.problems.append(f"{path}: no file matches")
             for file in files:
@@ -78,17 +123,24 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
 
 
 def open_binary(path: str) -> BinaryIO:
-    """Open a source for reading bytes; ``.gz`` files are decompressed on the fly.
+    """Open a source for reading bytes; ``.gz``, ``.bz2`` and ``.xz`` files are decompressed
+    on the fly.
 
     Raises:
+        UnsupportedCompression: another compressed format (e.g. ``.zst``).
         OSError: it cannot be opened.
     """
     if path == STDIN:
         return sys.stdin.buffer
-    if path.endswith(".gz"):
+    suffix = os.path.splitext(path)[1]
+    if suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
+    if suffix == ".bz2":
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    if suffix == ".xz":
+        return _XzFile(path, "rb")  # type: ignore[return-value]
+    if is_compressed(path):
+        raise UnsupportedCompression(
+            errno.EINVAL, f"{suffix} compressed files are not supported", path
+        )
     return Path(path).open("rb")
-
-
-def is_compressed(path: str) -> bool:
-    return path.endswith(".gz")

@@ -17,7 +17,6 @@ quiet for ``close_idle_seconds`` are closed, and at most ``max_open_files`` are 
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
@@ -31,8 +30,6 @@ from threadwatch.sources.follower import Follower, open_file
 from threadwatch.sources.identity import FileId, ends_line_at, has_prefix, take_fingerprint
 from threadwatch.sources.stdin import StdinFollower
 from threadwatch.store import Checkpoint, StateStore
-
-logger = logging.getLogger("threadwatch.tail")
 
 READ_BUDGET = 8 << 20  # bytes per file per pass: one busy file cannot starve the others
 _MAX_RETIRED = 4096

@@ -9,7 +9,6 @@ net for events lost by an overflowing queue. With polling, every sweep is a full
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-logger = logging.getLogger("threadwatch.tail")
+from threadwatch.sources.logs import logger
 
 INOTIFY = "inotify"
 POLLING = "polling"

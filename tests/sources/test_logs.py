@@ -1,0 +1,41 @@
+"""Everything ``tail`` logs is safe for a terminal, whatever the handler's format."""
+
+from __future__ import annotations
+
+import ast
+import logging
+from pathlib import Path
+
+import pytest
+
+from threadwatch.sources.logs import LOGGER_NAME, logger
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "threadwatch"
+
+
+def test_messages_and_arguments_lose_their_escapes(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
+    logger.warning("%s: cannot read", "run\x1b]0;PWNED\x07\x1b[2J.log")
+    logger.warning("bell\x07 and \x1b[31mred\x1b[0m")
+    assert [r.getMessage() for r in caplog.records] == ["run.log: cannot read", "bell and red"]
+    assert "\x1b" not in caplog.text and "\x07" not in caplog.text
+
+
+def test_tracebacks_lose_their_escapes(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
+    try:
+        raise OSError("run\x1b[2J.log")
+    except OSError:
+        logger.exception("failed")
+    assert "\x1b" not in caplog.text and "run.log" in caplog.text
+
+
+def test_tail_modules_log_only_through_the_safe_logger() -> None:
+    modules = [*sorted((SRC / "sources").glob("*.py")), SRC / "follow.py"]
+    for path in modules:
+        if path.name == "logs.py":
+            continue
+        tree = ast.parse(path.read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                 and isinstance(n.value, ast.Name) and n.value.id == "logging"]
+        assert calls == [], f"{path.name} uses the logging module directly"
