@@ -86,6 +86,8 @@ class TailSource:
         self._retired: deque[Checkpoint] = deque(maxlen=_MAX_RETIRED)
         self._skipped: dict[str, FileId] = {}
         self._deferred: set[str] = set()
+        # files too short to compare with a related content, by the size they had when seen
+        self._young: dict[str, int] = {}
         self._released: list[str] = []
         self._first_discovery = True
         self.problems: list[str] = []
@@ -244,7 +246,12 @@ class TailSource:
             return Checkpoint(file_id, fingerprint, path, 0)
         copied = self._copied_from(fd, size, file_id, path)
         if copied is not None:
-            return Checkpoint(file_id, fingerprint, path, min(copied.offset, size))
+            if copied.offset > size:
+                # logrotate is still writing the copy: starting at its current end would read
+                # again what the original already gave. Wait until it reaches the offset (a
+                # copy that never does holds nothing unread).
+                raise _Deferred
+            return Checkpoint(file_id, fingerprint, path, copied.offset)
         start = _last_line_start(fd, size) if self._settings.from_end and \
             self._first_discovery else 0
         return Checkpoint(file_id, fingerprint, path, start)
@@ -252,12 +259,16 @@ class TailSource:
     def _copied_from(self, fd: int, size: int, file_id: FileId, path: str) -> Checkpoint | None:
         folder, name = os.path.split(path)
         best: Checkpoint | None = None
+        too_short = False
         for candidate in [*self._live.values(), *self._retired]:
             length = candidate.fingerprint.length
-            if candidate.file_id == file_id or length == 0 or length > size:
+            if candidate.file_id == file_id or length == 0:
                 continue
             other_folder, other_name = os.path.split(candidate.path)
             if other_folder != folder or not _related(name, other_name):
+                continue
+            if length > size:
+                too_short = True
                 continue
             if not has_prefix(fd, candidate.fingerprint):
                 continue
@@ -265,6 +276,13 @@ class TailSource:
                 raise _Deferred
             if best is None or candidate.offset > best.offset:
                 best = candidate
+        if best is None and too_short and (size == 0 or self._young.get(path) != size):
+            # Perhaps a copy logrotate is still writing (copytruncate): judged as new now, it
+            # would be read again from its start. Wait until it can be compared, or stops
+            # growing (then it is new); an empty file has nothing to read yet anyway.
+            self._young[path] = size
+            raise _Deferred
+        self._young.pop(path, None)
         return best
 
     def _move(self, follower: Follower, path: str) -> None:
