@@ -4,6 +4,7 @@
      ├── ConfigError            the config file is unreadable or invalid (names file and key)
      ├── SourceError            a path to read is missing or unreadable
      ├── StateError             the tail state file (checkpoints) cannot be opened or written
+     │    └── OutboxError       the alert outbox (tables in the state file) cannot be used
      ├── NothingReadError       no input at all could be read
      ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
      └── DeliveryError          an alert sink did not accept a notification
@@ -41,6 +42,12 @@ class SourceError(ThreadwatchError):
 
 class StateError(ThreadwatchError):
     """The state file that keeps ``tail``'s checkpoints cannot be opened or written."""
+
+
+class OutboxError(StateError):
+    """The alert outbox (the alert tables of the state file) cannot be opened, read or written:
+    ``database is locked`` after the busy timeout, disk full, file removed. Raised ``from`` the
+    sqlite3 error."""
 
 
 class NothingReadError(ThreadwatchError):

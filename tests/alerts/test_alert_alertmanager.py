@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
+from pytest_httpserver import HTTPServer
 
 from threadwatch.alerts.model import Alert, AlertReason, Notification, Status, Transition
 from threadwatch.alerts.secrets import Secret
@@ -72,3 +75,26 @@ def test_an_escalation_ends_the_previous_severity(alertmanager: str, clock: Fake
     red = _alert(scope, clock.now, Status.FIRING, level="red", previous="yellow")
     _send(alertmanager, Notification((red,), clock.now, "h1"))
     assert [a["labels"]["severity"] for a in _read(alertmanager, scope)] == ["critical"]
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_firing_alert_delivered_late_still_ends_a_ttl_after_sending(
+        httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/v2/alerts", method="POST").respond_with_data("")
+    clock = FakeClock(1_800_000_000.0)
+    made = clock.now
+    notification = Notification((_alert("a.log", made, Status.FIRING, level="red"),
+                                 _alert("b.log", made, Status.RESOLVED)), made, "h1")
+    sink = AlertmanagerSink(Secret(httpserver.url_for("/")), firing_ttl_seconds=600,
+                            clock=clock)
+    try:
+        clock.advance(3600)  # retried for an hour: longer than the TTL
+        sink.send(notification)
+    finally:
+        sink.close()
+    firing, resolved = json.loads(httpserver.log[0][0].get_data())
+    assert _seconds(firing["endsAt"]) == clock.now + 600  # firing when it arrives
+    assert _seconds(resolved["endsAt"]) == made  # a resolution keeps its real end

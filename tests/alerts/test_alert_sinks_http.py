@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 from threadwatch.alerts.checks import sample_notification
 from threadwatch.alerts.model import Notification
 from threadwatch.alerts.secrets import Secret
-from threadwatch.alerts.sinks import SlackSink, WebhookSink
+from threadwatch.alerts.sinks import AlertmanagerSink, SlackSink, WebhookSink
 from threadwatch.alerts.sinks.webhook import SIGNATURE_HEADER
 from threadwatch.errors import DeliveryError
 
@@ -128,3 +128,52 @@ def test_a_refused_connection_is_retryable_and_hides_the_url() -> None:
     error = _send_expecting_error(f"http://127.0.0.1:{port}{SECRET_PATH}")
     assert error.retryable
     assert "s3cr3t" not in str(error) and str(port) not in str(error)
+
+
+ECHOED = "/hooks/T0001/B0002/s3cr3tTOKEN"
+
+
+@pytest.mark.parametrize("body", [
+    f"Cannot POST {ECHOED}",                       # Express
+    "<pre>Cannot POST /hooks/T0001/B0002/S3CR3Ttoken</pre>",  # any case
+    "no route for s3cr3t%54OKEN",                 # percent-encoded
+    "error: unknown token s3cr3tTOKEN",           # one segment alone
+])
+def test_an_answer_that_echoes_the_url_path_is_not_kept(httpserver: HTTPServer,
+                                                        body: str) -> None:
+    httpserver.expect_oneshot_request(ECHOED).respond_with_data(body, status=404)
+    error = _send_expecting_error(httpserver.url_for(ECHOED))
+    assert error.problem == "HTTP 404 Not Found (answer not shown: it repeats part of the URL)"
+    assert "s3cr3t" not in str(error).lower()
+    assert not error.retryable
+
+
+def test_an_answer_that_echoes_a_query_value_is_not_kept(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/hook").respond_with_data(
+        "bad token=t0psecretvalue", status=401)
+    error = _send_expecting_error(httpserver.url_for("/hook") + "?token=t0psecretvalue")
+    assert error.problem == "HTTP 401 Unauthorized (answer not shown: it repeats part of the URL)"
+
+
+def test_an_empty_answer_keeps_the_reason_phrase(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(ECHOED).respond_with_data("", status=403)
+    assert _send_expecting_error(httpserver.url_for(ECHOED)).problem == "HTTP 403 Forbidden"
+
+
+def test_an_answer_split_by_control_characters_is_still_caught(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(ECHOED).respond_with_data(
+        "no hook s3cr3t\x00TOKEN", status=404)
+    error = _send_expecting_error(httpserver.url_for(ECHOED))
+    assert "s3cr3t" not in str(error).lower()
+
+
+def test_an_alertmanager_answer_naming_its_api_path_is_shown(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/base/api/v2/alerts").respond_with_data(
+        "bad request: alerts must have labels", status=400)
+    sink = AlertmanagerSink(Secret(httpserver.url_for("/base")))
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            sink.send(_notification())
+    finally:
+        sink.close()
+    assert caught.value.problem == "HTTP 400: bad request: alerts must have labels"

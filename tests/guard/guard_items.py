@@ -27,6 +27,11 @@ def fail_on_odd(value: int) -> int:
 add_one_lambda = lambda value: value + 1  # noqa: E731
 
 
+def describe_item(value: object) -> str:
+    """``str`` of an int item, ``"lock"`` for a lock (which no process pool can be sent)."""
+    return "lock" if hasattr(value, "acquire") else str(value)
+
+
 def caller_thread_ident(_: object) -> int:
     return threading.get_ident()
 

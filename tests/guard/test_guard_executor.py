@@ -17,6 +17,7 @@ import pytest
 from guard_items import (
     add_one_lambda,
     caller_thread_ident,
+    describe_item,
     double,
     fail_on_odd,
     journal_item,
@@ -152,6 +153,24 @@ def test_unpicklable_callable_falls_back_to_thread_pool(guard_lines: Lines) -> N
     (fallback,) = _only(guard_lines(), "fallback")
     assert " from=process to=thread error=PicklingError " in fallback
     assert fallback.endswith(" remaining=5")
+
+
+def test_an_unpicklable_item_falls_back_to_thread_pool_instead_of_failing(
+    guard_lines: Lines,
+) -> None:
+    lock = threading.Lock()  # an item pickle cannot ship, but a thread can use
+    items: list[Any] = [1, 2, 3, lock, 5, 6]
+    result = run_batch(describe_item, items)
+    assert result.executor is ExecutorKind.THREAD
+    assert result.values() == ["1", "2", "3", "lock", "5", "6"]
+    (fallback,) = _only(guard_lines(), "fallback")
+    assert re.fullmatch(
+        rf"threadwatch-guard event=fallback batch={result.batch_id} from=process to=thread "
+        r'error=PicklingError message="item 3 cannot be sent to a worker process: TypeError: '
+        r"cannot pickle '_thread.lock' object\" remaining=6",
+        fallback,
+    )
+    assert " executor=thread items=6 ok=6 failed=0 " in guard_lines()[-1]
 
 
 def test_threads_that_cannot_start_fall_back_twice_to_sequential(

@@ -12,11 +12,18 @@ a not-yet-sent firing alert resolved before the group left is dropped with its r
 Firing alerts are remembered in the state file; a new dispatcher on the same file resumes
 them (repeats and resolution, no second *firing*), and the sender delivers what an earlier
 process left pending.
+
+When the state file cannot be written (``OutboxError``: locked past the busy timeout, disk
+full), ``flush`` keeps the group in memory and raises; ``tick`` logs it once and tries again
+on every following tick until the write succeeds, so nothing is lost while ``tail`` runs
+(new alerts join the waiting group). Only ``close`` gives up: it logs the alerts it could not
+save and still releases the sinks and the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import random
 import socket
@@ -32,9 +39,12 @@ from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.config import Config
 from threadwatch.consumers import Consumer
+from threadwatch.errors import OutboxError
 from threadwatch.events import Event
 from threadwatch.health.rules import Level
 from threadwatch.health.window import LevelChange, ScopeHealth
+
+log = logging.getLogger("threadwatch.alerts")
 
 Clock = Callable[[], float]
 
@@ -67,6 +77,7 @@ class AlertDispatcher:
             self._rules.restore(alert, sent_at, self._now)
         self._group: dict[str, Alert] = {}
         self._group_opened = 0.0
+        self._failing = False  # the last outbox write from tick failed (logged once)
         intervals = {name: config.sinks[name].min_interval_seconds
                      for name in self._sinks if name in config.sinks}
         self.sender = Sender(outbox, self._sinks, intervals, config.delivery, rng)
@@ -103,15 +114,30 @@ class AlertDispatcher:
     def tick(self, now: float) -> None:
         self._now = max(self._now, now)
         self._add(self._rules.due(now), now)
-        if self._group and now - self._group_opened >= self._config.group_wait_seconds:
-            self.flush(now)
-        if self._background is None:
-            self.sender.deliver_due(now)
+        try:
+            if self._group and now - self._group_opened >= self._config.group_wait_seconds:
+                self.flush(now)
+            if self._background is None:
+                self.sender.deliver_due(now)
+        except OutboxError as exc:  # the group is kept: the next tick tries again
+            if not self._failing:
+                log.warning("alerts: %s; %d alert(s) kept in memory, retrying", exc,
+                            len(self._group))
+            self._failing = True
+            return
+        if self._failing:
+            log.warning("alerts: the alert state file is writable again")
+            self._failing = False
 
     def close(self) -> None:
         """Put what is grouped into the outbox now, stop the sender (what it has not
-        delivered stays pending for the next run), release sinks and the state file."""
-        self.flush(self._now)
+        delivered stays pending for the next run), release sinks and the state file.
+        Alerts that cannot be put into the outbox now are logged and lost."""
+        try:
+            self.flush(self._now)
+        except OutboxError as exc:
+            log.error("alerts: %s; %d alert(s) not saved: %s", exc, len(self._group),
+                      ", ".join(self._group))
         stopped = True
         if self._background is not None:
             timeout = max((s.timeout_seconds for s in self._config.sinks.values()), default=1.0)
@@ -124,12 +150,16 @@ class AlertDispatcher:
     # -- grouping ---------------------------------------------------------------------------
 
     def flush(self, now: float) -> Notification | None:
-        """Send the current group now (without waiting for group_wait); return it."""
+        """Send the current group now (without waiting for group_wait); return it.
+
+        Raises:
+            OutboxError: it could not be stored; the group stays as it was, to flush again.
+        """
         if not self._group:
             return None
         alerts = tuple(self._group.values())
-        self._group.clear()
         stored = self._outbox.enqueue(Notification(alerts, now, self._host), self._sinks)
+        self._group.clear()
         if self._background is not None:
             self._background.wake()
         return stored

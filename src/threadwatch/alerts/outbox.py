@@ -15,18 +15,23 @@ Rows are delivered first-in first-out per sink, so a sink sees an alert's *firin
 One connection, shared by the dispatcher's thread and the sender thread under a lock: every
 statement is short, and WAL mode plus a busy timeout let other processes (``threadwatch
 alerts``, the tail store) read and write the same file meanwhile.
+
+Every public method translates ``sqlite3.Error`` (``database is locked`` once the busy timeout
+has passed, disk full, a removed file) into ``OutboxError`` raised ``from`` it; a failed write
+is rolled back, so the outbox is never left half-written.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from threadwatch.alerts.model import Alert, Notification
-from threadwatch.errors import ThreadwatchError
+from threadwatch.errors import OutboxError
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -77,10 +82,14 @@ class Outbox:
     Args:
         path: the SQLite state file (created if missing).
         busy_timeout_seconds: how long to wait for another writer's lock.
+
+    Raises:
+        OutboxError: from the constructor and every method, when SQLite fails.
     """
 
     def __init__(self, path: str | Path, busy_timeout_seconds: float = 5.0) -> None:
         self._lock = threading.Lock()
+        self._path = str(path)
         try:
             # The sender thread uses this connection too; the lock serialises all use.
             self._db = sqlite3.connect(str(path), timeout=busy_timeout_seconds,
@@ -89,17 +98,30 @@ class Outbox:
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
-            raise ThreadwatchError(f"cannot open alert state {path}: {exc}") from exc
+            raise OutboxError(f"cannot open alert state {path}: {exc}") from exc
+
+    @contextmanager
+    def _using(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Hold the lock; translate SQLite's errors into ``OutboxError`` naming ``action``."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot {action} alert state {self._path}: {exc}") from exc
 
     def close(self) -> None:
-        with self._lock:
+        with self._using("close"):
             self._db.close()
 
     # -- writing --------------------------------------------------------------------------
 
     def enqueue(self, notification: Notification, sinks: Iterable[str]) -> Notification:
-        """Store a notification and one pending delivery per sink; return it with its id."""
-        with self._lock, self._db:
+        """Store a notification and one pending delivery per sink; return it with its id.
+
+        Raises:
+            OutboxError: it could not be stored (nothing was: the transaction is rolled back).
+        """
+        with self._using("write"), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cursor = self._db.execute(
                 "INSERT INTO alert_notifications (created_at, body) VALUES (?, ?)",
@@ -138,7 +160,7 @@ class Outbox:
 
     def _set(self, delivery_id: int, state: str, now: float, error: str | None, *,
              done_at: float | None, next_attempt_at: float | None = None) -> None:
-        with self._lock, self._db:
+        with self._using("write"), self._db:
             self._db.execute(
                 "UPDATE alert_deliveries SET state = ?, attempts = attempts + 1,"
                 " last_attempt_at = ?, last_error = ?, done_at = ?,"
@@ -147,7 +169,7 @@ class Outbox:
 
     def expire(self, now: float, max_age_seconds: float) -> int:
         """Mark deliveries pending for longer than ``max_age_seconds`` failed; return how many."""
-        with self._lock, self._db:
+        with self._using("write"), self._db:
             cursor = self._db.execute(
                 "UPDATE alert_deliveries SET state = ?, done_at = ?,"
                 " last_error = COALESCE(last_error || '; ', '') || 'gave up: too old'"
@@ -172,7 +194,7 @@ class Outbox:
 
     def counts(self) -> dict[str, int]:
         """How many deliveries are pending, delivered, failed."""
-        with self._lock:
+        with self._using("read"):
             rows = self._db.execute(
                 "SELECT state, COUNT(*) FROM alert_deliveries GROUP BY state").fetchall()
         counts = dict.fromkeys((PENDING, DELIVERED, FAILED), 0)
@@ -181,7 +203,7 @@ class Outbox:
 
     def notifications(self, limit: int = 20) -> list[Notification]:
         """The newest notifications first."""
-        with self._lock:
+        with self._using("read"):
             rows = self._db.execute(
                 "SELECT id, body FROM alert_notifications ORDER BY id DESC LIMIT ?",
                 (limit,)).fetchall()
@@ -189,13 +211,13 @@ class Outbox:
 
     def active(self) -> list[tuple[Alert, float]]:
         """Alerts firing when last saved, with the time of their last notification."""
-        with self._lock:
+        with self._using("read"):
             rows = self._db.execute("SELECT body, sent_at FROM alert_active ORDER BY key")
             return [(Notification.from_json(body).alerts[0], float(sent_at))
                     for body, sent_at in rows.fetchall()]
 
     def _select(self, clause: str, params: tuple[object, ...]) -> list[Delivery]:
-        with self._lock:
+        with self._using("read"):
             rows = self._db.execute(
                 "SELECT d.id, n.id, n.body, d.sink, d.state, d.attempts, d.next_attempt_at,"
                 " d.last_attempt_at, d.last_error, d.done_at FROM alert_deliveries d"

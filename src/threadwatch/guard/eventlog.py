@@ -7,9 +7,22 @@ Every event is one log *message* (logger ``threadwatch.guard``) of the form::
 - Keys come in a fixed order per event (below); the parser finds ``threadwatch-guard event=``
   anywhere in a line, so any logging format prefix (time, level, thread) may precede it.
 - Values are logfmt: a value containing whitespace, ``"``, ``=`` or ``\\`` (or an empty one) is
-  written in double quotes with ``"`` and ``\\`` escaped as ``\\"`` and ``\\\\``; the free-text
-  values ``message`` and ``thread`` are always quoted. Newlines become the two characters ``\\n``
-  (a carriage return likewise becomes ``\\r``), so an event never spans two lines.
+  written in double quotes; the free-text values ``message`` and ``thread`` are always quoted.
+  Inside quotes exactly five characters are escaped, each as a backslash and one character:
+
+  =================  ==========
+  character          written as
+  =================  ==========
+  ``\\``             ``\\\\``
+  ``"``              ``\\"``
+  newline (LF)       ``\\n``
+  carriage return    ``\\r``
+  tab                ``\\t``
+  =================  ==========
+
+  Each is escaped on its own (a CR LF pair becomes ``\\r\\n``), so an event never spans two
+  lines, holds no tab, and a reader that maps ``\\n``, ``\\r``, ``\\t`` back and drops the
+  backslash of any other pair (``parse/guardline.py``) gets the value back unchanged.
 
 Events, keys in order, and level:
 
@@ -60,16 +73,11 @@ logger = logging.getLogger(LOGGER_NAME)
 
 _ALWAYS_QUOTED = frozenset({"message", "thread"})
 _NEEDS_QUOTES = frozenset(' \t\f\v"=\\')
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
 def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+    return text.translate(_ESCAPES)
 
 
 def _render(key: str, value: str | int | float) -> str:

@@ -2,9 +2,16 @@
 
 The chain (numbers from :class:`GuardPolicy`): the decision picks sequential, a thread pool or a
 process pool (see ``policy.py``); a pool that fails to start or breaks (``OSError``,
-``MemoryError``, ``RuntimeError``, ``BrokenExecutor`` -- and, for process pools, a callable that
-cannot be pickled) is followed by ``gc.collect()`` and a thread pool of one worker; if that fails
-too, the rest runs sequentially in the caller's thread.
+``MemoryError``, ``RuntimeError``, ``BrokenExecutor`` -- and, for process pools, a callable or
+an item that cannot be pickled) is followed by ``gc.collect()`` and a thread pool of one worker;
+if that fails too, the rest runs sequentially in the caller's thread.
+
+Pickling is checked before a process pool is made: the callable, then every item (with plain
+``pickle``, so each item is pickled once more than the pool itself does). Otherwise an item that
+cannot be pickled would fail in the pool's feeder thread and be recorded as *that item*
+failing, although a thread could run it; instead the whole batch falls back to the thread pool
+and the ``fallback`` event says which item could not be pickled
+(``error=PicklingError message="item 3 cannot be sent to a worker process: TypeError: ..."``).
 
 Completion is tracked per item, so a fallback re-runs only the items that did not finish: an
 item counts as finished when its value or its exception has reached the caller's process. Items
@@ -48,7 +55,8 @@ R = TypeVar("R")
 POOL_ERRORS = (OSError, MemoryError, RuntimeError, BrokenExecutor)
 """Errors that mean "this pool cannot run the batch" when raised by the pool itself."""
 
-# What pickle raises for a callable a process pool cannot ship (lambdas, local functions).
+# What pickle raises for a callable or item a process pool cannot ship (lambdas, local
+# functions, locks, open files, generators).
 _PICKLE_ERRORS = (pickle.PicklingError, AttributeError, TypeError)
 
 _DEFAULT_POLICY = GuardPolicy()
@@ -253,6 +261,25 @@ def _reap_unmanaged_workers(pool: Executor) -> None:
             process.terminate()
 
 
+def _pickling_failure(batch: _Batch[Any, Any]) -> BaseException | None:
+    """Why the process pool could not ship the callable or a pending item, or None."""
+    try:
+        pickle.dumps(batch.fn)  # a lambda would otherwise fail every item, one by one
+    except _PICKLE_ERRORS as error:
+        return error
+    for index in batch.pending():
+        try:
+            pickle.dumps(batch.items[index])
+        except _PICKLE_ERRORS as error:
+            failure = pickle.PicklingError(
+                f"item {index} cannot be sent to a worker process: "
+                f"{type(error).__name__}: {error}"
+            )
+            failure.__cause__ = error
+            return failure
+    return None
+
+
 def _run_pool(
     batch: _Batch[Any, Any],
     kind: ExecutorKind,
@@ -263,10 +290,9 @@ def _run_pool(
     """Run the pending items on one pool; return the error that made the pool fail, if any."""
     in_process = kind is ExecutorKind.PROCESS
     if in_process:
-        try:
-            pickle.dumps(batch.fn)  # a lambda would otherwise fail every item, one by one
-        except _PICKLE_ERRORS as error:
-            return error
+        unpicklable = _pickling_failure(batch)
+        if unpicklable is not None:
+            return unpicklable
     try:
         pool = pool_factory(kind, workers, context)
     except POOL_ERRORS as error:
@@ -328,7 +354,9 @@ def run_batch(
 
     Args:
         fn: called once per item. For a process pool ``fn`` and the items must be picklable
-            and ``fn`` importable by the worker processes (a module-level function).
+            and ``fn`` importable by the worker processes (a module-level function); if one of
+            them cannot be pickled the whole batch falls back to a thread pool (a ``fallback``
+            event names the cause).
         items: the batch; it is materialised into a list first.
         policy: the chain's numbers; ``GuardPolicy()`` (run_batt's values) by default.
         pool_factory: ``(kind, workers, start_method) -> Executor``; replaces

@@ -3,8 +3,10 @@
 Alertmanager knows an alert by its label set. The labels are ``alertname``
 (``threadwatch_level``, ``threadwatch_event`` or ``threadwatch_test``), ``rule``, ``severity``
 (yellow → ``warning``, red → ``critical``), ``scope``, ``host`` and ``threadwatch_key``. A firing
-alert is posted with ``endsAt`` ``firing_ttl_seconds`` ahead (a repeat extends it; if
-threadwatch dies, Alertmanager resolves it by itself); a resolved one with its real end time,
+alert is posted with ``endsAt`` ``firing_ttl_seconds`` ahead of the time it is *sent* (not
+made: retries may go on for ``max_age_seconds``, longer than the TTL, and an alert delivered
+late must still arrive firing; a repeat extends it; if threadwatch dies, Alertmanager resolves
+it by itself); a resolved one with its real end time,
 which is now or past, so Alertmanager marks it resolved. Since the severity is a label, a
 change of level also ends the alert under the previous severity.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from threadwatch.alerts.model import Alert, Notification, Status, Transition, iso_time
@@ -22,6 +26,7 @@ from threadwatch.alerts.sinks.http import HttpPoster
 
 SEVERITY = {"yellow": "warning", "red": "critical"}
 TEST_TTL_SECONDS = 300.0
+_API_PATH = "api/v2/alerts"
 _ANNOTATION_CHARS = 4000
 _NOT_LABEL = re.compile(r"[^A-Za-z0-9_]")
 
@@ -52,17 +57,19 @@ def _annotations(alert: Alert) -> dict[str, str]:
     return annotations
 
 
-def alertmanager_body(notification: Notification,
-                      firing_ttl_seconds: float) -> list[dict[str, Any]]:
-    """The list of postable alerts for one notification."""
+def alertmanager_body(notification: Notification, firing_ttl_seconds: float,
+                      sent_at: float | None = None) -> list[dict[str, Any]]:
+    """The list of postable alerts for one notification sent at ``sent_at`` (default: when it
+    was made). A firing alert ends ``firing_ttl_seconds`` after the later of the two."""
     body = []
     now = notification.created_at
+    firing_from = now if sent_at is None else max(now, sent_at)
     for alert in notification.alerts:
         if alert.status is Status.RESOLVED:
             ends = alert.ends_at if alert.ends_at is not None else now
         else:
             ttl = TEST_TTL_SECONDS if alert.transition is Transition.TEST else firing_ttl_seconds
-            ends = now + ttl
+            ends = firing_from + ttl
         body.append({
             "labels": _labels(alert, notification.host, alert.level),
             "annotations": _annotations(alert),
@@ -85,18 +92,23 @@ class AlertmanagerSink:
     Args:
         url: Alertmanager's base URL, e.g. ``http://alertmanager:9093`` (kept secret: it may
             hold credentials).
-        firing_ttl_seconds: how long a firing alert stays firing without a repeat.
+        firing_ttl_seconds: how long a firing alert stays firing without a repeat, counted from
+            each attempt to send it.
         timeout_seconds, verify_tls: for the request.
+        clock: the current time, seconds since the epoch (inject a fake one in tests).
     """
 
     def __init__(self, url: Secret, firing_ttl_seconds: float = 7200.0,
-                 timeout_seconds: float = 10.0, verify_tls: bool = True) -> None:
-        endpoint = Secret(url.reveal().rstrip("/") + "/api/v2/alerts")
-        self._poster = HttpPoster(endpoint, timeout_seconds, verify_tls)
+                 timeout_seconds: float = 10.0, verify_tls: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
+        endpoint = Secret(url.reveal().rstrip("/") + "/" + _API_PATH)
+        self._poster = HttpPoster(endpoint, timeout_seconds, verify_tls,
+                                  frozenset(_API_PATH.split("/")))
         self._ttl = firing_ttl_seconds
+        self._clock = clock
 
     def send(self, notification: Notification) -> None:
-        body = json.dumps(alertmanager_body(notification, self._ttl)).encode()
+        body = json.dumps(alertmanager_body(notification, self._ttl, self._clock())).encode()
         self._poster.post(body, {"Content-Type": "application/json"})
 
     def close(self) -> None:
