@@ -9,24 +9,10 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-import pytest
-
-
-def batch_line(number: int) -> str:
-    return f"run_batt.py:475: -- {number:08x} - {number} --\n"
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
+from sources.tail_helpers import batch_line, wait_until
 
 
 class TailProcess:
