@@ -131,3 +131,20 @@ def test_escape_sequences_in_file_names_never_reach_stderr(tmp_path: Path) -> No
     assert tail.finish(signal.SIGINT) == 0
     assert f"{logs / 'run.log'}: at byte 0: " in tail.stderr  # the problem was said...
     assert "\x1b" not in tail.stderr and "\x07" not in tail.stderr  # ...without the escapes
+
+
+def test_a_reader_that_goes_away_stops_tail_quietly(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text("".join(batch_line(n) for n in range(2000)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "threadwatch", "tail", str(logs), "--format", "jsonl",
+         "--state", str(tmp_path / "state.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # like `| head -1`
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert err == b""

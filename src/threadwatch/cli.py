@@ -117,6 +117,11 @@ def tail(
                   options=TailOptions(state_path=state, from_end=from_end))
     except ThreadwatchError as exc:
         _fail(str(exc))
+    except BrokenPipeError:
+        # the reader of the JSON lines went away (`| head`): a normal way to stop. What could
+        # not be written was not checkpointed, so a restart delivers it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
 
 
 @app.command("alert-test")
