@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,17 +25,3 @@ def logrotate() -> str:
             pytest.fail("logrotate is required in CI (apt-get install logrotate)")
         pytest.skip("logrotate is not installed (apt-get install logrotate)")
     return path
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        leaked = [t for t in threading.enumerate()
-                  if t not in before and t.is_alive() and not t.daemon]
-        if not leaked:
-            return
-        time.sleep(0.02)
-    pytest.fail(f"test leaked threads: {[t.name for t in leaked]}")
