@@ -22,7 +22,8 @@ def _no_leaked_threads(count_daemon_threads: bool) -> Iterator[None]:
     deadline = time.monotonic() + 5
     while True:
         leaked = [
-            t for t in threading.enumerate()
+            t
+            for t in threading.enumerate()
             if t not in before and t.is_alive() and (count_daemon_threads or not t.daemon)
         ]
         if not leaked:

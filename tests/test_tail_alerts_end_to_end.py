@@ -5,15 +5,14 @@ nothing sleeps through it. Each sink gets exactly one firing and one resolved me
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 from pathlib import Path
 from typing import Any
 
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
+from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
 from threadwatch.alerts.dispatcher import AlertDispatcher
 from threadwatch.alerts.outbox import Outbox
@@ -56,22 +55,6 @@ def batch(n: int, overloaded: bool) -> str:
         lines += [f"<dynamic-code>:512: demo[{k}] - {task} - 1" for k in range(4)]
     lines.append(f"run_batt.py:902: -- {task} - {n} done - 1 candidates scored")
     return "\n".join(lines) + "\n"
-
-
-class Receiver:
-    """Answers 503 while ``down``, else 200, recording what it accepted."""
-
-    def __init__(self) -> None:
-        self.down = True
-        self.accepted: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, request: Request) -> Response:
-        with self.lock:
-            if self.down:
-                return Response("down", status=503)
-            self.accepted.append((request.path, json.loads(request.get_data())))
-        return Response("ok")
 
 
 class Counter:

@@ -6,6 +6,7 @@ Log text and paths go through ``safe_text`` before they reach the terminal.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, Group
@@ -13,12 +14,13 @@ from rich.table import Table
 from rich.text import Text
 
 from threadwatch.health.rules import Level
-from threadwatch.health.scope import ScopeReport
+from threadwatch.health.scope import TOTAL, ScopeReport
 from threadwatch.report import Report
+from threadwatch.sources.files import STDIN
 from threadwatch.text import safe_text
 
 __all__ = ["LEVEL_STYLE", "level_text", "percent", "print_report", "report_console",
-           "report_table", "safe_text"]
+           "report_table", "safe_text", "short_names"]
 
 LEVEL_STYLE = {
     Level.GREEN: "bold green",
@@ -34,15 +36,22 @@ def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
 
 
-def _short_names(report: Report) -> dict[str, str]:
+def short_names(scopes: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """The folder holding every file among ``scopes`` ("" when none), and each scope's name
+    relative to it (standard input and the total keep theirs)."""
+    files = [scope for scope in scopes if scope not in (STDIN, TOTAL)]
+    if not files:
+        return "", {scope: scope for scope in scopes}
+    folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    names = {scope: scope for scope in scopes}
+    names.update({f: os.path.relpath(os.path.abspath(f), folder) for f in files})
+    return folder, names
+
+
+def _report_names(report: Report) -> dict[str, str]:
     paths = [source.scope for source in report.sources]
-    if len(paths) < 2:
-        return {path: safe_text(path) for path in paths}
-    common = os.path.commonpath([os.path.abspath(p) for p in paths if p != "-"] or ["/"])
-    return {
-        path: safe_text(os.path.relpath(os.path.abspath(path), common) if path != "-" else path)
-        for path in paths
-    }
+    names = {path: path for path in paths} if len(paths) < 2 else short_names(paths)[1]
+    return {path: safe_text(name) for path, name in names.items()}
 
 
 def _row(table: Table, name: str, scope: ScopeReport, *, bold: bool = False) -> None:
@@ -63,7 +72,7 @@ def _row(table: Table, name: str, scope: ScopeReport, *, bold: bool = False) -> 
 
 def report_table(report: Report) -> Group:
     """The report: one row per source and the total, then every scope's reasons."""
-    names = _short_names(report)
+    names = _report_names(report)
     table = Table(
         title="threadwatch report", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
     )

@@ -7,7 +7,6 @@ Both are consumers (``consumers.Consumer``). Log text reaching the terminal goes
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -19,8 +18,7 @@ from rich.text import Text
 from threadwatch.events import Event
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
-from threadwatch.render import LEVEL_STYLE
-from threadwatch.sources.files import STDIN
+from threadwatch.render import level_text, percent, short_names
 from threadwatch.text import safe_text
 
 _FIELDS = Event._fields
@@ -159,25 +157,9 @@ def live_table(
     return table
 
 
-def short_names(scopes: Sequence[str]) -> tuple[str, dict[str, str]]:
-    """The folder holding every file among ``scopes`` ("" when none), and each scope's name
-    relative to it (standard input and the total keep theirs)."""
-    files = [scope for scope in scopes if scope not in (STDIN, TOTAL)]
-    if not files:
-        return "", {scope: scope for scope in scopes}
-    folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
-    names = {scope: scope for scope in scopes}
-    names.update({f: os.path.relpath(os.path.abspath(f), folder) for f in files})
-    return folder, names
-
-
 def _severity(health: ScopeHealth) -> int:
     level = int(health.verdict.level)
     return -1 if level == 3 else level  # unknown (nothing seen yet) sorts after green
-
-
-def _percent(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.0%}"
 
 
 def _add_row(
@@ -187,10 +169,10 @@ def _add_row(
     level = health.verdict.level
     table.add_row(
         Text(safe_text(health.scope if name is None else name), style="bold" if bold else ""),
-        Text(level.label.upper(), style=LEVEL_STYLE[level]),
+        level_text(level),
         str(counts["batches"]),
-        _percent(rates["overload"]),
-        _percent(rates["sequential"]),
+        percent(rates["overload"]),
+        percent(rates["sequential"]),
         str(counts["thread_keyerror"] + counts["thread_errors"]),
         _last_event(health, now),
     )

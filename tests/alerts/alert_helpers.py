@@ -1,8 +1,12 @@
-"""Helpers shared by the alert tests: configs, scope healths and level changes."""
+"""Helpers shared by the alert tests: configs, scope healths, level changes, a receiver."""
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
+
+from werkzeug import Request, Response
 
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.health.rules import Level, Reason, Verdict
@@ -29,3 +33,20 @@ def health(scope: str, level: Level) -> ScopeHealth:
 def change(scope: str, previous: Level, current: Level, at: float) -> LevelChange:
     """A level change of ``scope`` at ``at``."""
     return LevelChange(scope, previous, current, health(scope, current), at)
+
+
+class Receiver:
+    """An HTTP handler (pytest-httpserver) that answers 503 while ``down``, else 200, and keeps
+    what it accepted as (path, JSON body)."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.accepted: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        with self.lock:
+            if self.down:
+                return Response("down", status=503)
+            self.accepted.append((request.path, json.loads(request.get_data())))
+        return Response("ok")

@@ -6,13 +6,11 @@ exactly one firing and one resolved message, in that order.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
-from typing import Any
 
+from alert_helpers import Receiver
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from threadwatch.alerts.dispatcher import AlertDispatcher
 from threadwatch.alerts.outbox import Outbox
@@ -51,23 +49,9 @@ def _batch(n: int, overloaded: bool) -> bytes:
     return f"run_batt.py:440: -- {task} - 0 --\n{samples}".encode()
 
 
-class _Receiver:
-    """Answers 503 while ``down``, else 200 and records what it accepted."""
-
-    def __init__(self) -> None:
-        self.down = True
-        self.accepted: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, request: Request) -> Response:
-        if self.down:
-            return Response("down", status=503)
-        self.accepted.append((request.path, json.loads(request.get_data())))
-        return Response("ok")
-
-
 def test_overload_episode_gives_one_firing_and_one_resolved_per_sink(
         tmp_path: Path, httpserver: HTTPServer) -> None:
-    receiver = _Receiver()
+    receiver = Receiver()
     httpserver.expect_request("/slack").respond_with_handler(receiver)
     httpserver.expect_request("/hook").respond_with_handler(receiver)
     env = {"E2E_SLACK_URL": httpserver.url_for("/slack"),
