@@ -10,6 +10,7 @@ chunks, so memory stays bounded whatever the input size.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
@@ -50,8 +51,14 @@ class _Job:
 
 
 def counting_grammar(config: Config) -> Grammar:
-    """The grammar that finds just what the counts need."""
-    return Grammar(config.parse.program_files, COUNTED_KINDS, keep_text=False)
+    """The grammar that finds just what the counts need (compiled once per process: ~10 ms,
+    which a report of a thousand small files would otherwise pay a thousand times)."""
+    return _counting_grammar(config.parse.program_files)
+
+
+@functools.lru_cache(maxsize=8)
+def _counting_grammar(program_files: tuple[str, ...]) -> Grammar:
+    return Grammar(program_files, COUNTED_KINDS, keep_text=False)
 
 
 def live_grammar(config: Config) -> Grammar:
