@@ -16,7 +16,7 @@ def test_repository_config_is_the_bundled_default() -> None:
     assert (REPO / "config" / "threadwatch.toml").read_text() == default_config_text()
 
 
-def test_defaults_hold_every_threshold_of_the_brief() -> None:
+def test_defaults_hold_every_threshold_of_the_alert_table() -> None:
     rules = {(r.level, r.metric, r.comparison) for r in load_config().rules}
     assert rules == {
         ("red", "overload", (">", 0.5)),
@@ -29,6 +29,17 @@ def test_defaults_hold_every_threshold_of_the_brief() -> None:
         ("yellow", "threads_40_60", (">=", 0.25)),
         ("yellow", "thread_keyerror", (">=", 1.0)),
         ("yellow", "process_pool_used", ("<=", 0.7)),
+        # judged since the run_batt of 2025-11: samples lost, runs cut off or hung, threads
+        ("red", "sample_failures", (">", 0.5)),
+        ("red", "sample_timeouts", (">", 0.5)),
+        ("red", "cut_off_runs", (">=", 1.0)),
+        ("red", "stalled", (">=", 1.0)),
+        ("yellow", "sample_failures", (">=", 0.1)),
+        ("yellow", "sample_timeouts", (">=", 0.1)),
+        ("yellow", "thread_creation_failures", (">=", 1.0)),
+        ("yellow", "pool_creation_failures", (">=", 1.0)),
+        ("yellow", "nested_thread_exhaustion", (">=", 1.0)),
+        ("yellow", "chunk_timeouts", (">=", 1.0)),
     }
 
 
@@ -37,7 +48,7 @@ def test_user_file_overrides_one_key_and_keeps_the_rest(tmp_path: Path) -> None:
     path.write_text("[inference]\nprocess_min_batch = 6\n")
     config = load_config(path)
     assert config.inference.process_min_batch == 6
-    assert len(config.rules) == 10
+    assert len(config.rules) == 20
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ How each expectation was derived is written next to it; the fixture files say th
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,13 @@ EXPECTED = {
     # 5 batches: 1a2b3c4d has demo0-3 + test0 (demo3 printed after the next batch line) = 5
     # samples → process; 2b3c4d5e demo0, demo1 (timed out, glued line), demo2, test0 = 4 →
     # process; 3c4d5e6f 3 samples → thread; 4d5e6f70 6 samples (test1 failed) → process;
-    # 5e6f7081 5 → process. One summary line.
+    # 5e6f7081 5 → process. One summary line. Each task prints its start line and then the
+    # bare batch line (the 2025-10-09 to 10-14 versions): one batch each, not two.
+    # samples 5 + 4 + 3 + 6 + 5 = 23; 1 failed and 1 timed out: 4 % each, under 10 %.
     "host-a/tmp_batt_k3J9xQ2mPa_run.log": (
         Level.GREEN,
         counts(
+            samples=23,
             batches=5,
             process_pool_used=4,
             thread_pool_used=1,
@@ -46,15 +50,19 @@ EXPECTED = {
     # rotated previous round: 4 and 5 samples → both process
     "host-a/tmp_batt_k3J9xQ2mPa_run.log.1.gz": (
         Level.GREEN,
-        counts(batches=2, process_pool_used=2, runs_completed=1),
+        counts(batches=2, process_pool_used=2, runs_completed=1, samples=4 + 5),
     ),
     # 8 batches: overload 47/72/65 → 3 sequential (one 40-60, two over 60); c3d4e5f6 process
     # failed → thread; d4e5f607 process failed then thread also failed → sequential; e5f60718
     # parallel failed → sequential; f6071829 5 samples → process; 18293a4b killed before a
     # complete sample line → unknown. sequential = 3 + 1 + 1 = 5.
+    # samples 5 + 3 + 4 + 5 + 5 + 5 + 2 = 29 (the cut line `demo[0] - 18293a4b -` is none).
+    # No run summary after task 7 and the file unchanged for over stall_seconds: cut off.
     "host-b/tmp_batt_Zq81LmNo4R_run.log": (
         Level.RED,
         counts(
+            samples=29,
+            cut_off_runs=1,
             batches=8,
             overload=3,
             threads_over_60=2,
@@ -77,11 +85,28 @@ EXPECTED = {
         Level.RED,
         counts(thread_keyerror=3, thread_errors=2, script_timeouts=1),
     ),
-    # 9a8b7c6d executor creation failed → sequential; 8b7c6d5e 4 samples → process;
-    # 7c6d5e4f no samples → unknown; CRITICAL MemoryError + critically low = 2 memory errors
+    # The 2025-11-15 shapes (start lines only). 9a8b7c6d: pool creation retried twice, then
+    # failed → executor creation failed → sequential; 8b7c6d5e 4 samples → process;
+    # 7c6d5e4f: demo1 given up after thread-creation retries, demo0 nested thread exhaustion,
+    # test0 MemoryError = 3 failed samples (< 4 → thread pool), then the CRITICAL line (one
+    # memory error) and the program exits: no summary, so the run was cut off.
+    # samples 5 + 4 + 3 = 12, failed 3/12 = 25 %; creation retries 2 (pool) + 1 (thread).
     "host-c/tmp_batt_Pq7RsT2uVw_run.log": (
         Level.RED,
-        counts(batches=3, sequential=1, process_pool_used=1, memory_errors=2),
+        counts(
+            batches=3,
+            sequential=1,
+            process_pool_used=1,
+            thread_pool_used=1,
+            memory_errors=1,
+            samples=12,
+            sample_failures=3,
+            creation_retries=3,
+            pool_creation_failures=1,
+            thread_creation_failures=1,
+            nested_thread_exhaustion=1,
+            cut_off_runs=1,
+        ),
     ),
     # guard lines: thread batch (item 1 failed), process batch that fell back to a thread
     # pool, overloaded batch at 46 threads; one suppressed cleanup KeyError
@@ -97,14 +122,19 @@ EXPECTED = {
             thread_pool_used=2,
             sample_failures=1,
             thread_keyerror=1,
+            samples=3 + 6 + 4,  # the items of the three guard batches
         ),
     ),
 }
 
+# The fixtures were written a moment ago (checkout): judge them a day later, so that a run
+# without its summary reads as cut off rather than still running.
+A_DAY = 86400.0
+
 
 @pytest.fixture(scope="module")
 def report():  # type: ignore[no-untyped-def]
-    return build_report([str(FIXTURES)], load_config(), workers=1)
+    return build_report([str(FIXTURES)], load_config(), workers=1, now=time.time() + A_DAY)
 
 
 def test_every_fixture_file_is_a_source(report) -> None:  # type: ignore[no-untyped-def]
@@ -126,15 +156,21 @@ def test_total_is_judged_on_summed_counts(report) -> None:  # type: ignore[no-un
         for key, value in source_counts.items():
             total[key] += value
     assert report.total.counts == total
-    # 21 batches: sequential 7/21 = 33 % (yellow), process 8/21 = 38 % (yellow); memory errors
-    # and a script timeout make it red.
+    # 21 batches: sequential 7/21 = 33 % (yellow), process 8/21 = 38 % (yellow); memory errors,
+    # a script timeout and two cut-off runs make it red. Samples: 23 + 9 + 29 + 12 + 13 = 86,
+    # failed 1 + 1 + 3 + 1 = 6 (7 %), timed out 1 + 2 = 3 (3 %): under 10 %. One pool and one
+    # thread creation failure, one nested thread exhaustion: yellow each.
     assert report.total.verdict.level is Level.RED
     assert {r.metric for r in report.total.verdict.reasons} == {
         "memory_errors",
         "script_timeouts",
+        "cut_off_runs",
         "sequential",
         "thread_keyerror",
         "process_pool_used",
+        "thread_creation_failures",
+        "pool_creation_failures",
+        "nested_thread_exhaustion",
     }
     assert report.problems == ()
 
@@ -168,6 +204,9 @@ def test_parallel_scan_of_a_split_file_matches_the_serial_scan(
             out.write(body.replace("-- a1b2c3d4", f"-- {round_number:08x}"))
     config = load_config()
     serial = build_report([str(big)], config, workers=1)
+    # every round but the last is followed by the next one's task 0: cut off; the last ends
+    # the file, which was just written: still running
+    assert serial.total.counts["cut_off_runs"] == 6000 - 1
     monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 1 << 20)  # split even this small file
     parallel = build_report([str(big)], config, workers=3)
     assert parallel.total.counts == serial.total.counts

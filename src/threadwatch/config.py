@@ -37,8 +37,16 @@ class ParseConfig(_Model):
 
 
 class SourcesConfig(_Model):
-    include: tuple[str, ...] = ("*.log", "*.log.*", "*.err", "*.err.*", "*.out", "*.txt")
+    include: tuple[str, ...] = (
+        "*.log", "*.log.[0-9]*", "*.log-[0-9]*", "*.err", "*.err.[0-9]*", "*.err-[0-9]*",
+    )
     exclude: tuple[str, ...] = ()
+
+
+class RunsConfig(_Model):
+    """How runs of the program are judged over time."""
+
+    stall_seconds: float = Field(120.0, gt=0)
 
 
 class TailConfig(_Model):
@@ -114,6 +122,7 @@ class Config(_Model):
     inference: InferenceConfig = InferenceConfig()
     parse: ParseConfig = ParseConfig()
     sources: SourcesConfig = SourcesConfig()
+    runs: RunsConfig = RunsConfig()
     tail: TailConfig = TailConfig()
     alerts: AlertsConfig = AlertsConfig()
     rules: tuple[Rule, ...] = ()

@@ -30,10 +30,18 @@ class Kind(enum.Enum):
     RUN_SUMMARY = "run_summary"
     THREAD_CREATION_RETRY = "thread_creation_retry"
     THREAD_CREATION_FAILED = "thread_creation_failed"
+    NATIVE_THREAD_FAILED = "native_thread_failed"
     NESTED_THREAD_EXHAUSTION = "nested_thread_exhaustion"
+    POOL_CREATION_RETRY = "pool_creation_retry"
+    POOL_CREATION_FAILED = "pool_creation_failed"
+    CHUNK_TIMEOUT = "chunk_timeout"
     MEMORY_ERROR = "memory_error"
+    SAMPLE_MEMORY_ERROR = "sample_memory_error"
+    MEMORY_EXIT = "memory_exit"
     SCRIPT_TIMEOUT = "script_timeout"
     RUN_DATE = "run_date"
+    # made by ``tail``, not read: a source whose run went quiet for ``stall_seconds``
+    STALLED = "stalled"
     # threadwatch.guard's own lines; its fallbacks and item failures reuse the kinds above
     GUARD_DECISION = "guard_decision"
     GUARD_BATCH_DONE = "guard_batch_done"

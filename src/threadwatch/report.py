@@ -5,6 +5,7 @@ The total is judged on the summed counts of all sources, not as the worst source
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,15 @@ from threadwatch.config import Config
 from threadwatch.errors import NothingReadError
 from threadwatch.health.metrics import COUNT_KEYS, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
-from threadwatch.scan import scan_paths
+from threadwatch.scan import SourceScan, scan_paths
 from threadwatch.sources.files import expand_paths
+
+# what a source with lines but no progress line most likely is, in the words a reader needs
+NO_PROGRESS = (
+    "{lines} lines but no run_batt progress line (task start, batch, sample or run summary):"
+    " a stderr capture, or a run on a host where run_batt prints no progress (it prints only"
+    " on hosts it knows by name: the host-name switch DO_PRINT in its utils.py)"
+)
 
 JSON_SCHEMA_VERSION = 1
 
@@ -40,14 +48,30 @@ class Report:
         }
 
 
-def build_report(paths: Sequence[str], config: Config, workers: int | None = None) -> Report:
+def build_report(
+    paths: Sequence[str],
+    config: Config,
+    workers: int | None = None,
+    *,
+    now: float | None = None,
+    verbose: bool = False,
+) -> Report:
     """Scan ``paths`` (files, folders, globs, ``-``) and judge each source and the total.
+
+    Args:
+        now: the time files' ages are judged at (default: the clock); a run with no summary
+            in a file unchanged for ``[runs] stall_seconds`` was cut off, not running.
+        verbose: also list, as problems, the files a folder scan skipped.
 
     Raises:
         NothingReadError: none of the paths gave anything readable.
     """
+    now = time.time() if now is None else now
     expansion = expand_paths(paths, config.sources.include, config.sources.exclude)
     problems = list(expansion.problems)
+    if verbose:
+        problems += [f"{path}: skipped (its name matches no [sources] include pattern)"
+                     for path in expansion.skipped]
     scans = scan_paths(expansion.files, config, workers)
     total = dict.fromkeys(COUNT_KEYS, 0)
     sources = []
@@ -55,9 +79,47 @@ def build_report(paths: Sequence[str], config: Config, workers: int | None = Non
         problems += scan.problems
         if not scan.read_ok:
             continue
+        notes = _finish_last_run(scan, now, config.runs.stall_seconds)
         add_counts(total, scan.tally.counts)
-        sources.append(judge_scope(scan.path, scan.tally.counts, config.rules))
+        judged = judge_scope(scan.path, scan.tally.counts, config.rules, notes)
+        if judged.verdict.level.label == "unknown":
+            judged = judge_scope(scan.path, scan.tally.counts, config.rules,
+                                 [*notes, _why_unknown(scan)])
+        sources.append(judged)
     if not sources:
         detail = "; ".join(problems) if problems else "no paths given"
         raise NothingReadError(f"nothing could be read: {detail}")
     return Report(judge_scope(TOTAL, total, config.rules), tuple(sources), tuple(problems))
+
+
+def _finish_last_run(scan: SourceScan, now: float, stall_seconds: float) -> list[str]:
+    """Judge a source's last run if it printed no summary: cut off when its file can no
+    longer grow (standard input that ended, a rotated or compressed file) or has not changed
+    for ``stall_seconds``; otherwise still running. Returns what to say about it."""
+    tally = scan.tally
+    if not tally.run_open:
+        return []
+    task_id, index = tally.last_start or (None, None)
+    task = f"task {task_id} (#{index})" if task_id is not None else "a task"
+    quiet = None if scan.modified_at is None else max(0.0, now - scan.modified_at)
+    if quiet is not None and quiet < stall_seconds and not scan.compressed:
+        return [f"run in progress: {task} started, last change {quiet:.0f} s ago"]
+    tally.counts["cut_off_runs"] += 1
+    since = "" if quiet is None else f", no line for {_duration(quiet)}"
+    return [f"run cut off: {task} started, no run summary{since} (killed, hung or crashed)"]
+
+
+def _why_unknown(scan: SourceScan) -> str:
+    if scan.lines == 0:
+        return "empty: nothing to judge"
+    return NO_PROGRESS.format(lines=scan.lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"

@@ -40,6 +40,10 @@ class SourceScan:
     problems: list[str] = field(default_factory=list)
     read_ok: bool = True
     bytes_read: int = 0
+    lines: int = 0
+    # when the file last changed (None: standard input, which has ended when the scan does)
+    modified_at: float | None = None
+    compressed: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,10 @@ def _scan(job: _Job, config: Config) -> SourceScan:
         start_offset=job.start,
         max_line_bytes=config.parse.max_line_bytes,
     )
-    result = SourceScan(job.path, tally)
+    result = SourceScan(job.path, tally, compressed=is_compressed(job.path))
     try:
+        if job.path != STDIN:
+            result.modified_at = os.stat(job.path).st_mtime
         with open_binary(job.path) as stream:
             if job.start:
                 stream.seek(job.start)
@@ -99,6 +105,7 @@ def _scan(job: _Job, config: Config) -> SourceScan:
                 if not chunk:
                     break
                 result.bytes_read += len(chunk)
+                result.lines += chunk.count(b"\n")
                 if remaining is not None:
                     remaining -= len(chunk)
                 tally.add_all(scanner.feed(chunk))
@@ -162,6 +169,7 @@ def _merge_parts(parts: list[SourceScan]) -> SourceScan:
         earlier.tally.merge(merged.tally)
         earlier.problems += merged.problems
         earlier.bytes_read += merged.bytes_read
+        earlier.lines += merged.lines
         earlier.read_ok = earlier.read_ok or merged.read_ok
         merged = earlier
     return merged

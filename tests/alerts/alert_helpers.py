@@ -27,7 +27,7 @@ def alerts_config(**overrides: Any) -> AlertsConfig:
 def health(scope: str, level: Level) -> ScopeHealth:
     """A scope's health at ``level`` with a matching overload reason."""
     reasons = {Level.RED: (OVERLOAD_RED,), Level.YELLOW: (OVERLOAD_YELLOW,)}.get(level, ())
-    return ScopeHealth(scope, {}, {}, Verdict(level, reasons), None, None)
+    return ScopeHealth(scope, {}, {}, Verdict(level, reasons))
 
 
 def change(scope: str, previous: Level, current: Level, at: float) -> LevelChange:

@@ -81,6 +81,7 @@ def test_report_counts_what_the_guard_really_did(guard_log: Path, tmp_path: Path
         sequential=1,
         thread_pool_used=2,  # the small batch, and the broken process batch after its fallback
         sample_failures=1,
+        samples=3 + 6 + 5,  # the items of the three batches (guard decisions say how many)
         thread_keyerror=1 if sys.version_info >= (3, 11) else 0,
     )
     report = build_report([str(guard_log)], load_config())

@@ -6,15 +6,27 @@ otherwise process pool; a fallback or failure line for the batch overrides that.
 no sample seen and no such line (a run killed mid-batch) has no known executor and counts in
 neither ``process_pool_used`` nor ``thread_pool_used``.
 
+Which line opens a batch depends on the program's version: versions that print the bare
+``-- {id} - {i} --`` line count it, newer ones print only ``-- {id} - {i} start --``. A task start
+opens the batch and a bare batch line (or a guard ``decision`` line naming the same task) that
+follows it *joins* that batch instead of opening a second one, so a task run counts once whatever
+the version printed for it.
+
 Lines without a task id (overload, pool failures) belong to the latest batch of their source;
 samples belong to the latest batch of their task id. A batch closes (its executor is counted)
 when its task is scored or done, when the task starts another batch, or when too many batches
 are open (the oldest first, so memory does not grow with the input); ``provisional`` counts
 the open ones for a live view.
+
+Runs: a run begins with its first task and ends with its summary line. A run that is followed by
+another (a new ``date`` line, or a task index that goes back) without its summary was cut off
+(killed, or crashed). Whether the *last* run of a source is cut off or still running depends
+on time, which the tally does not know: ``run_open`` tells the caller.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,17 +52,31 @@ COUNT_KEYS: tuple[str, ...] = (
     "memory_errors",
     "script_timeouts",
     "runs_completed",
+    # added with the run_batt of 2025-11-15; the keys above keep their order
+    "samples",
+    "cut_off_runs",
+    "creation_retries",
+    "thread_creation_failures",
+    "pool_creation_failures",
+    "nested_thread_exhaustion",
+    "chunk_timeouts",
+    "stalled",
 )
-RATE_KEYS: tuple[str, ...] = (
-    "overload",
-    "sequential",
-    "process_pool_used",
-    "threads_over_60",
-    "threads_40_60",
-)
+# rate name -> (numerator count, denominator count); a rate is None where its denominator is 0
+RATES: dict[str, tuple[str, str]] = {
+    "overload": ("overload", "batches"),
+    "sequential": ("sequential", "batches"),
+    "process_pool_used": ("process_pool_used", "batches"),
+    "threads_over_60": ("threads_over_60", "batches"),
+    "threads_40_60": ("threads_40_60", "batches"),
+    "sample_failures": ("sample_failures", "samples"),
+    "sample_timeouts": ("sample_timeouts", "samples"),
+}
+RATE_KEYS: tuple[str, ...] = tuple(RATES)
 # Kinds the counts depend on: a scan for counting looks for nothing else.
 COUNTED_KINDS: frozenset[Kind] = frozenset(
     {
+        Kind.TASK_START,
         Kind.BATCH,
         Kind.OVERLOAD,
         Kind.POOL_FALLBACK,
@@ -61,8 +87,17 @@ COUNTED_KINDS: frozenset[Kind] = frozenset(
         Kind.SAMPLE_TIMEOUT,
         Kind.SAMPLE_FAILED,
         Kind.RUN_SUMMARY,
+        Kind.RUN_DATE,
         Kind.MEMORY_ERROR,
+        Kind.SAMPLE_MEMORY_ERROR,
         Kind.SCRIPT_TIMEOUT,
+        Kind.THREAD_CREATION_RETRY,
+        Kind.THREAD_CREATION_FAILED,
+        Kind.NATIVE_THREAD_FAILED,
+        Kind.NESTED_THREAD_EXHAUSTION,
+        Kind.POOL_CREATION_RETRY,
+        Kind.POOL_CREATION_FAILED,
+        Kind.CHUNK_TIMEOUT,
         Kind.GUARD_DECISION,
         Kind.GUARD_BATCH_DONE,
         Kind.THREAD_CLEANUP_KEYERROR,
@@ -77,10 +112,14 @@ _MAX_OPEN_BATCHES = 64
 _MAX_SEEN_TASKS = 4096
 
 
-def rates_of(counts: dict[str, int]) -> dict[str, float | None]:
-    """Rates per batch; None when there are no batches."""
-    batches = counts["batches"]
-    return {key: (counts[key] / batches if batches else None) for key in RATE_KEYS}
+def rates_of(counts: Mapping[str, int]) -> dict[str, float | None]:
+    """Every rate; None where its denominator is 0. A share of samples is capped at 1: one
+    sample can print more than one failure (a thread-exhaustion line, then ``failed:``)."""
+    rates: dict[str, float | None] = {}
+    for key, (numerator, denominator) in RATES.items():
+        whole = counts[denominator]
+        rates[key] = min(counts[numerator] / whole, 1.0) if whole else None
+    return rates
 
 
 def add_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
@@ -97,6 +136,11 @@ class _Batch:
     counts: dict[str, int]  # where the batch was counted: its executor is counted there too
     samples: set[Sample] = field(default_factory=set)
     executor: Executor | None = None
+    # opened by a task start line and not yet joined by the bare batch line or a guard decision
+    joinable: bool = False
+
+
+_GUARD_TASK_BATCH = re.compile(r"([0-9a-f]{8})-(\d+)")
 
 
 class Tally:
@@ -124,6 +168,14 @@ class Tally:
         self._open: OrderedDict[str, _Batch] = OrderedDict()
         self._last: _Batch | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
+        # runs: see the module docstring; a detached tally does not know whether a run was
+        # open where it starts, and keeps its first run boundary in ``run_head`` for ``merge``
+        self.run_open = False
+        self.last_start: tuple[str | None, int | None] | None = None  # task id, index
+        self.run_head: tuple[Kind, int | None] | None = None
+        self._run_known = not detached
+        self._run_index: int | None = None
+        self._term_seen = False
         self._handlers = self._make_handlers()
 
     def __getstate__(self) -> dict[str, object]:
@@ -136,6 +188,7 @@ class Tally:
 
     def _make_handlers(self) -> dict[Kind, Callable[[Event], None]]:
         return {
+            Kind.TASK_START: self._task_start,
             Kind.BATCH: self._batch,
             Kind.GUARD_DECISION: self._guard_decision,
             Kind.GUARD_BATCH_DONE: self._guard_done,
@@ -147,11 +200,21 @@ class Tally:
             Kind.SAMPLE_DONE: self._sample_done,
             Kind.SAMPLE_TIMEOUT: self._sample("sample_timeouts"),
             Kind.SAMPLE_FAILED: self._sample("sample_failures"),
+            # the CRITICAL line that always follows is the memory error counted
+            Kind.SAMPLE_MEMORY_ERROR: self._sample("sample_failures"),
+            Kind.NESTED_THREAD_EXHAUSTION: self._nested_exhaustion,
             Kind.THREAD_CLEANUP_KEYERROR: self._count("thread_keyerror"),
             Kind.THREAD_ERROR: self._count("thread_errors"),
             Kind.MEMORY_ERROR: self._count("memory_errors"),
-            Kind.SCRIPT_TIMEOUT: self._count("script_timeouts"),
-            Kind.RUN_SUMMARY: self._count("runs_completed"),
+            Kind.SCRIPT_TIMEOUT: self._script_timeout,
+            Kind.RUN_SUMMARY: self._run_summary,
+            Kind.RUN_DATE: self._run_date,
+            Kind.THREAD_CREATION_RETRY: self._count("creation_retries"),
+            Kind.POOL_CREATION_RETRY: self._count("creation_retries"),
+            Kind.THREAD_CREATION_FAILED: self._given_up,
+            Kind.NATIVE_THREAD_FAILED: self._count("thread_creation_failures"),
+            Kind.POOL_CREATION_FAILED: self._count("pool_creation_failures"),
+            Kind.CHUNK_TIMEOUT: self._count("chunk_timeouts"),
             Kind.TASK_SCORED: self._task_finished,
             Kind.TASK_DONE: self._task_finished,
         }
@@ -196,6 +259,7 @@ class Tally:
         """Append a detached tally of the part of the source that follows this one."""
         for task_id, executor, sample in later.unresolved:
             self._attribute(task_id, executor, sample)
+        self._merge_runs(later)
         for batch in self._open.values():
             self._close(batch)
         add_counts(self.counts, later.counts)
@@ -224,6 +288,21 @@ class Tally:
         self._last = batch
         return batch
 
+    def _join_or_open(self, task_id: str | None, index: int | None) -> _Batch:
+        """The task's batch opened by its start line, if nothing has joined it yet; else a
+        new batch (a version that prints no start line, or a second batch of the task)."""
+        batch = self._open.get(task_id) if task_id is not None else None
+        if batch is not None and batch.joinable:
+            batch.joinable = False
+            return batch
+        # a version without start lines: the run goes on (indexes of such lines need not
+        # grow, so they never say a new run began)
+        if not self.run_open:
+            self._term_seen = False
+        self.run_open = True
+        self.last_start = (task_id, index)
+        return self._open_batch(task_id)
+
     def _executor_of(self, batch: _Batch) -> Executor | None:
         if batch.executor is None and batch.samples:
             many = len(batch.samples) >= self._min_process
@@ -244,19 +323,32 @@ class Tally:
         if batch is None:
             if self._detached and (task_id is None or task_id not in self._seen):
                 self.unresolved.append((task_id, executor, sample))
+            elif sample is not None:
+                self.counts["samples"] += 1  # a sample of a batch never seen still counts
             return
         if executor is not None:
             batch.executor = executor
-        if sample is not None:
+        if sample is not None and sample not in batch.samples:
             batch.samples.add(sample)
+            self.counts["samples"] += 1
 
     # -- handlers ---------------------------------------------------------------------------
 
+    def _task_start(self, event: Event) -> None:
+        self._run_boundary(Kind.TASK_START, event.batch_index, event.task_id)
+        self._open_batch(event.task_id).joinable = True
+
     def _batch(self, event: Event) -> None:
-        self._open_batch(event.task_id)
+        self._join_or_open(event.task_id, event.batch_index)
 
     def _guard_decision(self, event: Event) -> None:
-        batch = self._open_batch(event.task_id)
+        named = _GUARD_TASK_BATCH.fullmatch(event.task_id or "")
+        if named is not None:  # run_batch(..., batch="<task id>-<i>"): the program's task
+            batch = self._join_or_open(named[1], int(named[2]))
+        else:  # the guard's own batch: its items are the samples
+            batch = self._open_batch(event.task_id)
+            batch.samples.update((None, index) for index in range(event.items or 0))
+            self.counts["samples"] += len(batch.samples)
         batch.executor = _executor(event.executor)
         if event.message == "overload":
             self._count_overload(event.number)
@@ -267,9 +359,11 @@ class Tally:
             self._close(self._open.pop(event.task_id))
 
     def _guard_done(self, event: Event) -> None:
-        if event.task_id is None or event.task_id not in self._open:
+        named = _GUARD_TASK_BATCH.fullmatch(event.task_id or "")
+        key = named[1] if named is not None else event.task_id
+        if key is None or key not in self._open:
             return
-        batch = self._open.pop(event.task_id)
+        batch = self._open.pop(key)
         batch.executor = _executor(event.executor) or batch.executor
         self._close(batch)
 
@@ -303,25 +397,92 @@ class Tally:
     def _sample_done(self, event: Event) -> None:
         # the most frequent event: the common case without a detour through _attribute
         batch = self._open.get(event.task_id)  # type: ignore[arg-type]
+        sample = (event.sample_type, event.sample_index)
         if batch is not None:
-            batch.samples.add((event.sample_type, event.sample_index))
+            if sample not in batch.samples:
+                batch.samples.add(sample)
+                self.counts["samples"] += 1
         elif event.task_id is not None:
-            self._attribute(event.task_id, None, (event.sample_type, event.sample_index))
+            self._attribute(event.task_id, None, sample)
 
-    def _sample(self, key: str | None) -> Callable[[Event], None]:
+    def _sample(self, *keys: str) -> Callable[[Event], None]:
         def handle(event: Event) -> None:
-            if key is not None:
+            for key in keys:
                 self.counts[key] += 1
             if event.task_id is not None:
                 self._attribute(event.task_id, None, (event.sample_type, event.sample_index))
 
         return handle
 
+    def _nested_exhaustion(self, event: Event) -> None:
+        self.counts["nested_thread_exhaustion"] += 1
+        if event.sample_type is not None:  # a task's sample (not an inline_differ item)
+            self._sample("sample_failures")(event)
+
+    def _given_up(self, event: Event) -> None:
+        self.counts["thread_creation_failures"] += 1
+        if event.sample_type is not None:  # a task's sample was given up: it failed
+            self._sample("sample_failures")(event)
+
+    def _script_timeout(self, event: Event) -> None:
+        # `timeout -k` sends KILL after the TERM it already announced: one timeout, not two
+        if event.error_type == "KILL" and self._term_seen:
+            return
+        self._term_seen = True
+        self.counts["script_timeouts"] += 1
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def _run_boundary(self, kind: Kind, index: int | None, task_id: str | None = None) -> None:
+        """A task starts (TASK_START), a run ends (RUN_SUMMARY) or a round begins (RUN_DATE)."""
+        if not self._run_known:
+            self._run_known = True
+            self.run_head = (kind, index)
+        elif self.run_open and (
+            kind is Kind.RUN_DATE
+            or (kind is Kind.TASK_START and _goes_back(index, self._run_index))
+        ):
+            self.counts["cut_off_runs"] += 1
+        if kind is Kind.TASK_START:
+            if not self.run_open:
+                self._term_seen = False
+            self.run_open = True
+            self._run_index = index
+            self.last_start = (task_id, index)
+        else:
+            self.run_open = False
+            self._run_index = None
+
+    def _run_summary(self, event: Event) -> None:
+        self.counts["runs_completed"] += 1
+        self._run_boundary(Kind.RUN_SUMMARY, None)
+
+    def _run_date(self, event: Event) -> None:
+        self._run_boundary(Kind.RUN_DATE, None)
+
+    def _merge_runs(self, later: Tally) -> None:
+        head = later.run_head
+        if head is None:  # no run boundary in the later part: the run state carries on
+            later.run_open = later.run_open or self.run_open
+            later._run_index = self._run_index
+            later.last_start = later.last_start or self.last_start
+        elif self.run_open and (
+            head[0] is Kind.RUN_DATE
+            or (head[0] is Kind.TASK_START and _goes_back(head[1], self._run_index))
+        ):
+            self.counts["cut_off_runs"] += 1
+        self.run_open, self._run_index = later.run_open, later._run_index
+        self.last_start = later.last_start
     def _count(self, key: str) -> Callable[[Event], None]:
         def handle(event: Event) -> None:
             self.counts[key] += 1
 
         return handle
+
+
+def _goes_back(index: int | None, previous: int | None) -> bool:
+    """A task index at or below the run's latest: a new run has begun."""
+    return index is not None and previous is not None and index <= previous
 
 
 def _executor(name: str | None) -> Executor | None:

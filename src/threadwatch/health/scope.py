@@ -21,6 +21,8 @@ class ScopeReport:
     counts: dict[str, int]
     rates: dict[str, float | None]
     verdict: Verdict
+    # plain words a reader needs beside the numbers (why unknown, which run was cut off)
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (README, "JSON output")."""
@@ -30,10 +32,13 @@ class ScopeReport:
             "reasons": [reason.as_dict() for reason in self.verdict.reasons],
             "counts": self.counts,
             "rates": self.rates,
+            "notes": list(self.notes),
         }
 
 
-def judge_scope(scope: str, counts: dict[str, int], rules: Sequence[Rule]) -> ScopeReport:
+def judge_scope(
+    scope: str, counts: dict[str, int], rules: Sequence[Rule], notes: Sequence[str] = ()
+) -> ScopeReport:
     """Rates and verdict for one scope's counts."""
     rates = rates_of(counts)
-    return ScopeReport(scope, counts, rates, judge(counts, rates, rules))
+    return ScopeReport(scope, counts, rates, judge(counts, rates, rules), tuple(notes))

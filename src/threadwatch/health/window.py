@@ -159,4 +159,5 @@ class WindowedHealth:
         self, scope: str, counts: dict[str, int], last_at: float | None, last: Event | None
     ) -> ScopeHealth:
         judged = judge_scope(scope, counts, self._config.rules)
-        return ScopeHealth(scope, counts, judged.rates, judged.verdict, last_at, last)
+        return ScopeHealth(scope, counts, judged.rates, judged.verdict,
+                           last_event_at=last_at, last_event=last)

@@ -21,7 +21,7 @@ import gzip
 import lzma
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -52,6 +52,8 @@ class Expansion:
 
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # files inside folders left out because their names are not wanted (``--verbose``)
+    skipped: list[str] = field(default_factory=list)
 
 
 def wanted(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
@@ -70,16 +72,25 @@ def has_glob(path: str) -> bool:
 
 
 def walk(
-    folder: str, include: Sequence[str], exclude: Sequence[str], *, compressed: bool = True
+    folder: str,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    *,
+    compressed: bool = True,
+    skipped: list[str] | None = None,
 ) -> Iterator[str]:
     """The wanted files under ``folder``, sorted, hidden entries skipped; compressed files
-    left out when ``compressed`` is False. A subfolder that cannot be read is skipped."""
+    left out when ``compressed`` is False. A subfolder that cannot be read is skipped.
+    Files left out for their names are appended to ``skipped`` when given."""
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if (not name.startswith(".") and (compressed or not is_compressed(name))
-                    and wanted(name, include, exclude)):
+            if name.startswith(".") or not (compressed or not is_compressed(name)):
+                continue
+            if wanted(name, include, exclude):
                 yield os.path.join(root, name)
+            elif skipped is not None:
+                skipped.append(os.path.join(root, name))
 
 
 def _identity(path: str) -> str:
@@ -101,7 +112,7 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
         if path == STDIN:
             add(STDIN)
         elif os.path.isdir(path):
-            found = list(walk(path, include, exclude))
+            found = list(walk(path, include, exclude, skipped=result.skipped))
             if not found:
                 result.problems.append(f"{path}: no log files in this folder")
             for file in found:
@@ -112,7 +123,7 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
             matches = sorted(glob.glob(path, recursive=True))
             files = [m for m in matches if os.path.isfile(m)]
             for folder in (m for m in matches if os.path.isdir(m)):
-                files.extend(walk(folder, include, exclude))
+                files.extend(walk(folder, include, exclude, skipped=result.skipped))
             if not files:
                 result.problems.append(f"{path}: no file matches")
             for file in files:
@@ -131,7 +142,7 @@ def open_binary(path: str) -> BinaryIO:
         OSError: it cannot be opened.
     """
     if path == STDIN:
-        return sys.stdin.buffer
+        return _maybe_decompressed(sys.stdin.buffer)
     suffix = os.path.splitext(path)[1]
     if suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
@@ -144,3 +155,33 @@ def open_binary(path: str) -> BinaryIO:
             errno.EINVAL, f"{suffix} compressed files are not supported", path
         )
     return Path(path).open("rb")
+
+
+def _gunzip(raw: BinaryIO) -> BinaryIO:
+    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+
+def _bunzip(raw: BinaryIO) -> BinaryIO:
+    return bz2.BZ2File(raw, "rb")  # type: ignore[return-value]
+
+
+def _unxz(raw: BinaryIO) -> BinaryIO:
+    return _XzFile(raw, "rb")  # type: ignore[return-value]
+
+
+_MAGIC: tuple[tuple[bytes, Callable[[BinaryIO], BinaryIO]], ...] = (
+    (b"\x1f\x8b", _gunzip),
+    (b"BZh", _bunzip),
+    (b"\xfd7zXZ\x00", _unxz),
+)
+
+
+def _maybe_decompressed(stream: BinaryIO) -> BinaryIO:
+    """Standard input as bytes, decompressed when it starts like a ``.gz``, ``.bz2`` or
+    ``.xz`` file (``zcat`` is then not needed: ``threadwatch report - < x.log.1.gz``)."""
+    peek = getattr(stream, "peek", None)
+    head = peek(8)[:8] if peek is not None else b""
+    for magic, opener in _MAGIC:
+        if head.startswith(magic):
+            return opener(stream)
+    return stream
