@@ -98,6 +98,8 @@ def report_table(report: Report) -> Group:
             reasons.append(f"  {names[source.scope]}: ")
             reasons.append(source.verdict.level.label.upper(), style=LEVEL_STYLE[deciding[0].level])
             reasons.append(" " + "; ".join(r.describe() for r in deciding) + "\n")
+        for note in source.notes:
+            reasons.append(f"  {names[source.scope]}: {safe_text(note)}\n", style="dim")
     return Group(table, Text("why:", style="bold"), reasons)
 
 

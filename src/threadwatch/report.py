@@ -19,7 +19,7 @@ from threadwatch.sources.files import expand_paths
 
 # what a source with lines but no progress line most likely is, in the words a reader needs
 NO_PROGRESS = (
-    "{lines} lines but no run_batt progress line (task start, batch, sample or run summary):"
+    "{lines} but no run_batt progress line (task start, batch, sample or run summary):"
     " a stderr capture, or a run on a host where run_batt prints no progress (it prints only"
     " on hosts it knows by name: the host-name switch DO_PRINT in its utils.py)"
 )
@@ -112,7 +112,8 @@ def _finish_last_run(scan: SourceScan, now: float, stall_seconds: float) -> list
 def _why_unknown(scan: SourceScan) -> str:
     if scan.lines == 0:
         return "empty: nothing to judge"
-    return NO_PROGRESS.format(lines=scan.lines)
+    lines = "1 line" if scan.lines == 1 else f"{scan.lines} lines"
+    return NO_PROGRESS.format(lines=lines)
 
 
 def _duration(seconds: float) -> str:
