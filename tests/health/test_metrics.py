@@ -152,3 +152,93 @@ def test_a_source_split_in_two_parts_merges_to_the_same_counts() -> None:
         second.add_all(events[cut:])
         first.merge(pickle.loads(pickle.dumps(second)))  # parts cross process boundaries
         assert first.finish() == whole, cut
+
+
+# -- versions: which line opens a batch -----------------------------------------------------
+
+
+def start(task: str, index: int) -> str:
+    return f"run_batt.py:1241: -- {task} - {index} start --\n"
+
+
+def test_a_start_line_alone_opens_the_batch_as_the_newest_program_prints_it() -> None:
+    counts = counts_of(start("0ca9ddb6", 0) + batch("0ca9ddb6", 0, 4).split("\n", 1)[1])
+    assert (counts["batches"], counts["process_pool_used"], counts["samples"]) == (1, 1, 4)
+
+
+def test_start_and_bare_batch_line_of_one_task_count_one_batch() -> None:
+    # 2025-10-09 to 2025-10-14: both lines, start first
+    counts = counts_of(start("0ca9ddb6", 0) + batch("0ca9ddb6", 0, 4))
+    assert counts["batches"] == 1
+
+
+def test_a_second_bare_batch_line_of_the_task_is_a_second_batch() -> None:
+    text = start("0ca9ddb6", 0) + batch("0ca9ddb6", 0, 4) + batch("0ca9ddb6", 0, 2)
+    counts = counts_of(text)
+    assert (counts["batches"], counts["process_pool_used"], counts["thread_pool_used"]) == (2, 1, 1)
+
+
+def test_a_guard_decision_named_after_the_task_joins_its_batch() -> None:
+    decision = ("threadwatch-guard event=decision batch=0ca9ddb6-0 items=4 threads=3"
+                " executor=sequential workers=1 reason=overload context=-\n")
+    counts = counts_of(start("0ca9ddb6", 0) + decision)
+    assert (counts["batches"], counts["overload"], counts["sequential"]) == (1, 1, 1)
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+SUMMARY = "2 tasks - timeouts = 0 - tot_d_score = 1663206 in 6.470s\n"
+
+
+def test_a_run_followed_by_another_without_its_summary_was_cut_off() -> None:
+    text = start("00000001", 0) + start("00000002", 1) + start("00000003", 0) + SUMMARY
+    tally = Tally()
+    tally.add_all(events_of(text))
+    assert tally.finish()["cut_off_runs"] == 1
+    assert not tally.run_open
+
+
+def test_a_date_line_ends_an_open_run_as_cut_off() -> None:
+    counts = counts_of(start("00000001", 0) + "Fri Nov 27 17:41:33 UTC 2026\n" + start("00000002", 0))
+    assert counts["cut_off_runs"] == 1
+
+
+def test_a_completed_run_then_the_next_is_not_cut_off() -> None:
+    tally = Tally()
+    tally.add_all(events_of(start("00000001", 0) + SUMMARY + start("00000002", 0)))
+    assert tally.finish()["cut_off_runs"] == 0
+    assert tally.run_open and tally.last_start == ("00000002", 0)
+
+
+def test_a_run_split_across_parallel_parts_is_judged_as_one() -> None:
+    first, second = start("00000001", 0) + start("00000002", 1), start("00000003", 0) + SUMMARY
+    whole = counts_of(first + second)
+    head, tail = Tally(), Tally(detached=True)
+    head.add_all(events_of(first))
+    tail.add_all(events_of(second))
+    head.merge(tail)
+    assert head.finish() == whole and whole["cut_off_runs"] == 1
+
+
+def test_timeout_kill_after_term_is_one_script_timeout() -> None:
+    text = ("timeout: sending signal TERM to command \u2018python\u2019\n"
+            "timeout: sending signal KILL to command \u2018python\u2019\n")
+    assert counts_of(text)["script_timeouts"] == 1
+
+
+# -- shares of samples -----------------------------------------------------------------------
+
+
+def test_sample_shares_count_each_sample_once() -> None:
+    text = start("6e19193c", 0) + (
+        "run_batt.py:931: demo[0] - 6e19193c - 32\n"
+        "run_batt.py:298: -- 6e19193c - demo[0] failed due to nested thread exhaustion"
+        " (in call_with_timeout)\n"
+        "run_batt.py:298: -- 6e19193c - test[0] failed due to nested thread exhaustion"
+        " (in call_with_timeout)\n"
+        "<dynamic-code>:919: -- 6e19193c - demo[1] timed out\n"
+    )
+    counts = counts_of(text)
+    assert (counts["samples"], counts["sample_failures"], counts["sample_timeouts"]) == (3, 2, 1)
+    rates = rates_of(counts)
+    assert rates["sample_failures"] == 2 / 3 and rates["sample_timeouts"] == 1 / 3
