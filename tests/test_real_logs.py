@@ -58,7 +58,7 @@ EXPECTED: dict[str, tuple[Level, dict[str, int]]] = {
         Level.RED,
         counts(batches=3, process_pool_used=2, samples=10, cut_off_runs=1),
     ),
-    # UTF-8 locale: `sending signal TERM to command (U+2018, U+2019 around python)` (typographic quotes)
+    # UTF-8 locale: typographic quotes (U+2018, U+2019) around python
     "killed/tmp_batt_K1lledUtf8_run.err": (Level.RED, counts(script_timeouts=1)),
     # 981571dc: demo0 failed due to MemoryError (a failed sample), then the CRITICAL line
     # (one memory error), then test0 and demo3 finished: 3 distinct samples (< 4 → thread

@@ -199,7 +199,8 @@ def test_a_run_followed_by_another_without_its_summary_was_cut_off() -> None:
 
 
 def test_a_date_line_ends_an_open_run_as_cut_off() -> None:
-    counts = counts_of(start("00000001", 0) + "Fri Nov 27 17:41:33 UTC 2026\n" + start("00000002", 0))
+    date = "Fri Nov 27 17:41:33 UTC 2026\n"
+    counts = counts_of(start("00000001", 0) + date + start("00000002", 0))
     assert counts["cut_off_runs"] == 1
 
 
