@@ -144,6 +144,10 @@ class Tail:
         self.source.problems.clear()
         for name in self.source.take_released():
             self.health.forget(name)
+        stalls = self.health.take_stalls(now)
+        if stalls:  # made here, not read: for the consumers only, never counted as a line
+            for consumer in consumers:
+                consumer.on_events(stalls, now)
         if now >= self._next_evaluate:
             self._next_evaluate = now + self._config.tail.refresh_seconds
             changes = self.health.evaluate(now)

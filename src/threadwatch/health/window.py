@@ -2,8 +2,11 @@
 level changes that ``tail`` shows and alerting consumes.
 
 Counts go into time buckets; a scope's window counts are the sum of its buckets younger than
-the window. Each source keeps its own ``Tally`` (lines without a task id belong to the latest
-batch *of their source*); the total is the sum of the sources' window counts, judged as one.
+the window. A source whose run has started and not finished, and that has printed no
+recognised line for ``[runs] stall_seconds``, is *stalled*: its ``stalled`` count is 1 until a
+line arrives (the total counts the stalled sources). Each source keeps its own ``Tally``
+(lines without a task id belong to the latest batch *of their source*); the total is the sum
+of the sources' window counts, judged as one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from threadwatch.config import Config
-from threadwatch.events import Event
+from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
 from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
@@ -64,12 +67,18 @@ class _SourceWindow:
         while self.buckets and self.buckets[0][0] < oldest_bucket:
             self.buckets.popleft()
 
-    def counts(self) -> dict[str, int]:
+    def stalled(self, now: float, stall_seconds: float) -> bool:
+        """The run started, has not finished, and nothing came for ``stall_seconds``."""
+        last = self.last_event_at
+        return self.tally.run_open and last is not None and now - last >= stall_seconds
+
+    def counts(self, stalled: bool) -> dict[str, int]:
         """Window counts, with the batches still open counted by their executor so far."""
         total = dict.fromkeys(COUNT_KEYS, 0)
         for _, counts in self.buckets:
             add_counts(total, counts)
         add_counts(total, self.tally.provisional(counts for _, counts in self.buckets))
+        total["stalled"] = int(stalled)
         return total
 
 
@@ -86,8 +95,10 @@ class WindowedHealth:
         self._config = config
         self._window = window_seconds
         self._bucket = bucket_seconds
+        self._stall = config.runs.stall_seconds
         self._sources: dict[str, _SourceWindow] = {}
         self._levels: dict[str, Level] = {}
+        self._stalled: set[str] = set()
 
     def add(self, event: Event, at: float) -> None:
         """Count an event observed at time ``at``."""
@@ -124,6 +135,30 @@ class WindowedHealth:
         """Stop tracking a source (its file is gone); the total no longer includes it."""
         self._sources.pop(source, None)
         self._levels.pop(source, None)
+        self._stalled.discard(source)
+
+    def take_stalls(self, now: float) -> list[Event]:
+        """A ``stalled`` event for each source that has become stalled since the last call
+        (it starts at the source's last recognised line); a source that printed again can
+        stall again later."""
+        found = []
+        for source, window in self._sources.items():
+            if not window.stalled(now, self._stall):
+                self._stalled.discard(source)
+                continue
+            if source in self._stalled:
+                continue
+            self._stalled.add(source)
+            last = window.last_event
+            quiet = now - (window.last_event_at or now)
+            task_id, index = window.tally.last_start or (None, None)
+            found.append(Event(
+                Kind.STALLED, source, last.offset if last is not None else 0,
+                task_id=task_id, batch_index=index, number=int(quiet),
+                message=f"no line for {quiet:.0f} s",
+                text=last.text if last is not None else "",
+            ))
+        return found
 
     def snapshot(self, now: float) -> list[ScopeHealth]:
         """Every source's health, then the total's, at time ``now``."""
@@ -134,7 +169,7 @@ class WindowedHealth:
         last_event: Event | None = None
         for source, window in sorted(self._sources.items()):
             window.expire(oldest)
-            counts = window.counts()
+            counts = window.counts(window.stalled(now, self._stall))
             add_counts(total, counts)
             healths.append(self._health(source, counts, window.last_event_at, window.last_event))
             if window.last_event_at is not None and (
