@@ -67,6 +67,35 @@ def test_glob_and_stdin_are_sources(tmp_path: Path) -> None:
     assert json.loads(piped.stdout)["counts"]["batches"] == 5
 
 
+def test_a_gzip_on_stdin_is_read_like_the_file() -> None:
+    rotated = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log.1.gz"
+    piped = subprocess.run(
+        [sys.executable, "-m", "threadwatch", "report", "--format", "json", "-"],
+        input=rotated.read_bytes(), capture_output=True, check=False, timeout=60,
+    )
+    assert json.loads(piped.stdout)["counts"]["batches"] == 2
+
+
+REAL = FIXTURES.parent / "real-logs" / "run_batt-2025-11-15"
+
+
+def test_verbose_lists_what_a_folder_scan_skipped() -> None:
+    quiet = run("report", "--format", "json", str(REAL / "normal"))
+    assert quiet.stderr == ""
+    loud = run("report", "--format", "json", "--verbose", str(REAL / "normal"))
+    skipped = sorted(Path(line.split(": ")[1]).name for line in loud.stderr.splitlines())
+    assert skipped == ["COMMANDS", "README.txt", "tmp_batt_N0rmal0001_run.card_stdout",
+                       "tmp_batt_N0rmal0001_run.time"]
+    assert all(line.endswith("matches no [sources] include pattern)")
+               for line in loud.stderr.splitlines())
+
+
+def test_a_source_without_progress_lines_says_why_in_the_table() -> None:
+    result = run("report", str(REAL / "normal"))
+    assert "no run_batt progress line" in " ".join(result.stdout.split())
+    assert result.returncode == 0  # the total: two green runs
+
+
 def test_empty_file_is_unknown_exit_3(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")

@@ -61,6 +61,9 @@ def report(
         OutputFormat, typer.Option("--format", "-f", help="table or json.")
     ] = OutputFormat.table,
     config: ConfigOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list the files a folder scan skipped.")
+    ] = False,
 ) -> None:
     """Scan logs once and print a health verdict.
 
@@ -68,7 +71,7 @@ def report(
     """
     settings = _config(config)
     try:
-        result = build_report(paths, settings)
+        result = build_report(paths, settings, verbose=verbose)
     except ThreadwatchError as exc:
         _fail(str(exc))
     for problem in result.problems:
