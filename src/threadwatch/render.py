@@ -62,10 +62,13 @@ def _row(table: Table, name: str, scope: ScopeReport, *, bold: bool = False) -> 
         percent(rates["overload"]),
         percent(rates["sequential"]),
         percent(rates["process_pool_used"]),
+        percent(rates["sample_failures"]),
+        percent(rates["sample_timeouts"]),
         str(counts["thread_keyerror"]),
         str(counts["thread_errors"]),
         str(counts["memory_errors"]),
         str(counts["script_timeouts"]),
+        str(counts["cut_off_runs"]),
         Text(name, style="bold" if bold else ""),
     )
 
@@ -77,7 +80,11 @@ def report_table(report: Report) -> Group:
         title="threadwatch report", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
     )
     table.add_column("level")
-    for header in ("batches", "overload", "seq", "process", "KeyErr", "thrErr", "mem", "t/o"):
+    # batches; overload, sequential and process-pool shares of them; failed and timed-out
+    # shares of samples; thread KeyErrors, thread errors, memory errors, script timeouts and
+    # cut-off runs (README, "What is counted")
+    for header in ("batch", "ovld", "seq", "proc", "fail", "slow", "KeyE", "thrE", "mem",
+                   "t/o", "cut"):
         table.add_column(header, justify="right")
     table.add_column("source", overflow="fold", ratio=1)
     for source in report.sources:
