@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -177,7 +178,7 @@ def _wait_checkpoints(state: Path, files: int, expected_offset: int | None) -> N
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if state.exists():
-            with sqlite3.connect(state) as db:
+            with closing(sqlite3.connect(state)) as db:  # `with connect()` never closes
                 query = "SELECT COUNT(*) FROM checkpoints WHERE live = 1"
                 if expected_offset is not None:
                     query += f" AND offset >= {expected_offset}"

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import IO
 
@@ -52,7 +53,7 @@ def checkpointed(state: Path, path: Path) -> int:
     """The offset the state file holds for ``path`` (-1 when none yet)."""
     if not state.exists():
         return -1
-    with sqlite3.connect(state) as db:
+    with closing(sqlite3.connect(state)) as db:  # `with connect()` commits, never closes
         row = db.execute("SELECT offset FROM checkpoints WHERE path = ? AND live = 1",
                          (str(path),)).fetchone()
     return -1 if row is None else int(row[0])

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import stat
+import warnings
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from threadwatch.errors import StateError
 from threadwatch.sources.identity import FileId, Fingerprint
-from threadwatch.store import RETIRED_DAYS, Checkpoint, StateStore, default_state_path
+from threadwatch.store import (
+    RETIRED_DAYS,
+    Checkpoint,
+    StateStore,
+    default_state_path,
+    make_state_folder,
+)
 
 
 def checkpoint(offset: int = 10, live: bool = True) -> Checkpoint:
@@ -19,29 +31,30 @@ def test_saved_checkpoints_load_back(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
     store.save([checkpoint(10)], now=1000.0)
     store.close()
-    loaded = StateStore(tmp_path / "state.db").load(now=1000.0)
+    with closing(StateStore(tmp_path / "state.db")) as again:
+        loaded = again.load(now=1000.0)
     assert [(c.file_id, c.fingerprint, c.path, c.offset, c.live) for c in loaded] == [
         (FileId(1, 2), Fingerprint(3, b"abc"), "/logs/a.log", 10, True)
     ]
 
 
 def test_only_dirty_checkpoints_are_written(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
-    saved = checkpoint(10)
-    store.save([saved])
-    saved.offset = 99  # changed without move_to: not dirty, so not written
-    store.save([saved])
-    assert store.load()[0].offset == 10
-    saved.move_to(20)
-    store.save([saved])
-    assert store.load()[0].offset == 20
+    with closing(StateStore(tmp_path / "state.db")) as store:
+        saved = checkpoint(10)
+        store.save([saved])
+        saved.offset = 99  # changed without move_to: not dirty, so not written
+        store.save([saved])
+        assert store.load()[0].offset == 10
+        saved.move_to(20)
+        store.save([saved])
+        assert store.load()[0].offset == 20
 
 
 def test_retired_checkpoints_expire(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db")
-    store.save([checkpoint(live=False)], now=0.0)
-    assert len(store.load(now=RETIRED_DAYS * 86400 - 1)) == 1
-    assert store.load(now=RETIRED_DAYS * 86400 + 1) == []
+    with closing(StateStore(tmp_path / "state.db")) as store:
+        store.save([checkpoint(live=False)], now=0.0)
+        assert len(store.load(now=RETIRED_DAYS * 86400 - 1)) == 1
+        assert store.load(now=RETIRED_DAYS * 86400 + 1) == []
 
 
 def test_default_state_path_follows_xdg_state_home(
@@ -55,3 +68,42 @@ def test_unusable_state_file_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "state.db").write_text("not a database, just text " * 100)
     with pytest.raises(StateError, match=r"state\.db"):
         StateStore(tmp_path / "state.db")
+
+
+def test_a_state_file_that_cannot_be_opened_leaves_no_connection_open(
+    tmp_path: Path, sqlite_connections: Any
+) -> None:
+    (tmp_path / "state.db").write_text("not a database, just text " * 100)
+    with pytest.raises(StateError):
+        StateStore(tmp_path / "state.db")
+    assert sqlite_connections.made, "the connection was never made: the test tests nothing"
+    assert sqlite_connections.still_open() == []
+
+
+def test_a_failed_open_leaves_nothing_to_warn_about_when_collected(tmp_path: Path) -> None:
+    # Python 3.13+ warns (ResourceWarning) when an unclosed connection is collected; under the
+    # suite's filterwarnings = error that fails some later test.
+    (tmp_path / "state.db").write_text("not a database, just text " * 100)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(StateError):
+            StateStore(tmp_path / "state.db")
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_the_state_folder_and_its_missing_parents_are_made_private(tmp_path: Path) -> None:
+    os.chmod(tmp_path, 0o755)
+    path = tmp_path / "state" / "threadwatch" / "state.db"
+    with closing(StateStore(path)):
+        pass
+    for folder in (tmp_path / "state", tmp_path / "state" / "threadwatch"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # an existing folder is left alone
+    make_state_folder(path)  # again: nothing to do
+
+
+def test_a_state_folder_that_cannot_be_made_is_a_state_error(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the folder should be")
+    with pytest.raises(StateError, match="state folder"):
+        StateStore(tmp_path / "state" / "threadwatch" / "state.db")

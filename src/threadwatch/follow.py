@@ -31,7 +31,7 @@ from threadwatch.sources.discovery import Roots
 from threadwatch.sources.logs import logger
 from threadwatch.sources.tail import TailSettings, TailSource
 from threadwatch.sources.wakeup import Waker
-from threadwatch.store import StateStore, default_state_path
+from threadwatch.store import StateStore, default_state_path, make_state_folder
 from threadwatch.view import JsonLinesWriter, LiveView
 
 _MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
@@ -80,12 +80,16 @@ class Tail:
         roots = Roots.parse(paths, config.sources.include, config.sources.exclude)
         self.health = WindowedHealth(config, config.tail.window_seconds,
                                      config.tail.bucket_seconds)
-        self._store = StateStore(options.state_path or default_state_path())
         settings = TailSettings.of(config.tail, config.parse.max_line_bytes, options.from_end)
-        self._waker = Waker(
-            roots.watch_dirs(), poll_seconds=config.tail.poll_seconds,
-            sweep_seconds=config.tail.sweep_seconds, use_inotify=options.use_inotify,
-        )
+        self._store = StateStore(options.state_path or default_state_path())
+        try:
+            self._waker = Waker(
+                roots.watch_dirs(), poll_seconds=config.tail.poll_seconds,
+                sweep_seconds=config.tail.sweep_seconds, use_inotify=options.use_inotify,
+            )
+        except BaseException:
+            self._store.close()
+            raise
         self.mode = self._waker.mode
         try:
             self.source = TailSource(roots, live_grammar(config), self._store, settings,
@@ -202,6 +206,7 @@ def tail_logs(
     """
     state_path = options.state_path or default_state_path()
     options = dataclasses.replace(options, state_path=state_path)
+    make_state_folder(state_path)  # the alert outbox and the checkpoints share it
     alerting: list[Consumer] = []
     if config.alerts.sinks:  # before following anything: a bad sink stops us at once
         alerting.append(build_alert_consumer(config, state_path, time.time))

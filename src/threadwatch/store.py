@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from threadwatch.errors import StateError
 from threadwatch.sources.identity import FileId, Fingerprint
@@ -80,6 +81,41 @@ def default_state_path() -> Path:
     return Path(base) / "threadwatch" / "state.db"
 
 
+def make_state_folder(path: str | Path) -> None:
+    """Create the folder of the state file ``path`` and any missing parents, each with mode
+    0o700 (as the XDG base directory spec asks); existing folders are left as they are.
+
+    Raises:
+        StateError: a folder cannot be created.
+    """
+    folder = Path(path).parent
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    try:
+        for one in reversed(missing):
+            one.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"cannot create the state folder of {path}: {exc}") from exc
+
+
+def open_sqlite(path: Path, prepare: Callable[[sqlite3.Connection], None],
+                **options: Any) -> sqlite3.Connection:
+    """``sqlite3.connect(path, **options)`` then ``prepare(connection)``; when preparing fails
+    the connection is closed before the error propagates (an unclosed connection is a
+    ``ResourceWarning``, and holds a file descriptor, until it is collected)."""
+    db: sqlite3.Connection = sqlite3.connect(path, **options)
+    try:
+        prepare(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class StateStore:
     """The checkpoints of one state file.
 
@@ -92,13 +128,11 @@ class StateStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        make_state_folder(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             # used by one thread at a time, but not always the one that opened it
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_sqlite(self.path, _prepare, isolation_level=None,
+                                   check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot use state file {self.path}: {exc}") from exc
 
@@ -174,6 +208,12 @@ class StateStore:
                 " path = ?, offset = ?, live = ?, updated = ? WHERE id = ?",
                 (*values, checkpoint.row),
             )
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
 
 
 class _Transaction:

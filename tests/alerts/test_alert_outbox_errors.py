@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alert_helpers import alerts_config, change, health
@@ -88,6 +89,16 @@ def test_every_read_translates_sqlite_errors(tmp_path: Path,
 def test_an_unopenable_state_file_is_an_outbox_error(tmp_path: Path) -> None:
     with pytest.raises(OutboxError):
         Outbox(tmp_path / "missing-folder" / "s.db")
+
+
+def test_a_state_file_that_cannot_be_prepared_leaves_no_connection_open(
+    tmp_path: Path, sqlite_connections: Any
+) -> None:
+    (tmp_path / "s.db").write_text("not a database, just text " * 100)
+    with pytest.raises(OutboxError):
+        Outbox(tmp_path / "s.db")
+    assert sqlite_connections.made, "the connection was never made: the test tests nothing"
+    assert sqlite_connections.still_open() == []
 
 
 def _dispatcher(path: Path, sink: MemorySink, clock: FakeClock) -> AlertDispatcher:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from threadwatch.alerts.model import Alert, Notification
 from threadwatch.errors import OutboxError
+from threadwatch.store import open_sqlite
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -90,13 +91,16 @@ class Outbox:
     def __init__(self, path: str | Path, busy_timeout_seconds: float = 5.0) -> None:
         self._lock = threading.Lock()
         self._path = str(path)
+        def prepare(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
+            db.executescript(_SCHEMA)
+
         try:
             # The sender thread uses this connection too; the lock serialises all use.
-            self._db = sqlite3.connect(str(path), timeout=busy_timeout_seconds,
-                                       check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
-            self._db.executescript(_SCHEMA)
+            # (closed again when preparing it fails)
+            self._db = open_sqlite(Path(path), prepare, timeout=busy_timeout_seconds,
+                                   check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open alert state {path}: {exc}") from exc
 
