@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -163,3 +164,41 @@ def test_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> None:
     result = run("report", str(evil), str(tmp_path / "gone\x1b[2J.log"))
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "\x1b" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bogus"], "No such option: --bogus"),
+        (["nope"], "No such command 'nope'"),
+        (["report", "--bogus", "x"], "No such option: --bogus"),
+        (["report"], "Missing argument 'paths'"),
+        (["report", "--format", "xml", "x"], "Invalid value for '--format'"),
+        (["tail", "--from-end"], "Missing argument 'paths'"),
+        (["tail", "--format", "xml", "x"], "Invalid value for '--format'"),
+        (["tail", "--state"], "Option '--state' requires an argument"),
+        (["alert-test", "--sink"], "Option '--sink' requires an argument"),
+        (["alert-test", "extra"], "Got unexpected extra argument"),
+        (["alerts", "--limit", "many"], "Invalid value for '--limit'"),
+        (["alerts", "--format", "xml"], "Invalid value for '--format'"),
+    ],
+)
+def test_a_usage_error_exits_3_with_the_usage_message(args: list[str], message: str) -> None:
+    # click exits 2, which monitoring reads as CRITICAL (a red verdict); errors are UNKNOWN
+    result = run(*args)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == ""
+    assert message in result.stderr
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"threadwatch {importlib.metadata.version('threadwatch')}\n"
+    assert result.stderr == ""
+
+
+def test_help_still_exits_0() -> None:
+    result = run("report", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--format" in result.stdout

@@ -1,5 +1,6 @@
 """The command line: each command parses its options, calls one library function, and maps
-``ThreadwatchError`` to exit code 3 with a one-line message on stderr."""
+``ThreadwatchError`` to exit code 3 with a one-line message on stderr. Usage errors exit 3 too
+(see ``usage.py``)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from threadwatch.errors import ThreadwatchError
 from threadwatch.health.rules import Level
 from threadwatch.report import build_report
 from threadwatch.text import safe_text
+from threadwatch.usage import ThreadwatchGroup, version_line
 
 app = typer.Typer(
+    cls=ThreadwatchGroup,  # usage errors exit 3, not 2
     help="Watch run_batt batch runs and say, in time, when they are degrading.",
     no_args_is_help=True,
     add_completion=False,
@@ -26,8 +29,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_line())
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+) -> None:
     """threadwatch: report on logs once, or follow them live."""
 
 
