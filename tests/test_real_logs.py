@@ -207,8 +207,10 @@ def test_a_source_without_progress_lines_says_why_it_is_unknown(
     assert any(STDERR_ONLY in note and "DO_PRINT" in note for note in source.notes)
 
 
-def test_a_cut_off_run_is_named(report: Report) -> None:
-    source = _source(report, "killed/tmp_batt_K1lledUtf8_run.log")
+def test_a_cut_off_run_is_named() -> None:
+    path = REAL / "killed" / "tmp_batt_K1lledUtf8_run.log"
+    now = path.stat().st_mtime + A_DAY  # exactly a day after its last line
+    (source,) = build_report([str(path)], load_config(), now=now).sources
     assert source.notes == (
         "run cut off: task e729b7be (#2) started, no run summary, no line for 24 h"
         " (killed, hung or crashed)",
