@@ -200,10 +200,10 @@ class Tally:
             Kind.PARALLEL_FAILED: self._to_sequential("parallel_failed"),
             Kind.EXECUTOR_CREATION_FAILED: self._to_sequential(None),
             Kind.SAMPLE_DONE: self._sample_done,
-            Kind.SAMPLE_TIMEOUT: self._sample("sample_timeouts"),
-            Kind.SAMPLE_FAILED: self._sample("sample_failures"),
+            Kind.SAMPLE_TIMEOUT: self._timed_out_sample,
+            Kind.SAMPLE_FAILED: self._failed_sample,
             # the CRITICAL line that always follows is the memory error counted
-            Kind.SAMPLE_MEMORY_ERROR: self._sample("sample_failures"),
+            Kind.SAMPLE_MEMORY_ERROR: self._failed_sample,
             Kind.NESTED_THREAD_EXHAUSTION: self._nested_exhaustion,
             Kind.THREAD_CLEANUP_KEYERROR: self._count("thread_keyerror"),
             Kind.THREAD_ERROR: self._count("thread_errors"),
@@ -407,24 +407,26 @@ class Tally:
         elif event.task_id is not None:
             self._attribute(event.task_id, None, sample)
 
-    def _sample(self, *keys: str) -> Callable[[Event], None]:
-        def handle(event: Event) -> None:
-            for key in keys:
-                self.counts[key] += 1
-            if event.task_id is not None:
-                self._attribute(event.task_id, None, (event.sample_type, event.sample_index))
+    def _sample_outcome(self, event: Event, key: str) -> None:
+        self.counts[key] += 1
+        if event.task_id is not None:
+            self._attribute(event.task_id, None, (event.sample_type, event.sample_index))
 
-        return handle
+    def _timed_out_sample(self, event: Event) -> None:
+        self._sample_outcome(event, "sample_timeouts")
+
+    def _failed_sample(self, event: Event) -> None:
+        self._sample_outcome(event, "sample_failures")
 
     def _nested_exhaustion(self, event: Event) -> None:
         self.counts["nested_thread_exhaustion"] += 1
         if event.sample_type is not None:  # a task's sample (not an inline_differ item)
-            self._sample("sample_failures")(event)
+            self._failed_sample(event)
 
     def _given_up(self, event: Event) -> None:
         self.counts["thread_creation_failures"] += 1
         if event.sample_type is not None:  # a task's sample was given up: it failed
-            self._sample("sample_failures")(event)
+            self._failed_sample(event)
 
     def _script_timeout(self, event: Event) -> None:
         # `timeout -k` sends KILL after the TERM it already announced: one timeout, not two
