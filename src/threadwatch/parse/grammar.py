@@ -3,10 +3,12 @@
 Python's ``re`` jumps quickly between occurrences of the literal a pattern starts with, but
 tries every position for an alternation of differently-starting patterns (measured 40 times slower
 here), and ``bytes.find`` of a long literal is faster still. So the table is compiled into a
-few *passes*: a regex pass for each short literal start shared by frequent messages (``-- ``,
-``demo[``, ``test[``), and a ``find`` pass for each message that starts with a long literal or
-names an ``anchor`` (rare messages: memory errors, script timeouts, traceback headers …). The
-passes' events are merged by offset.
+few *passes*, each one read of the buffer: a regex pass for each short literal start shared by
+frequent messages (``--``, ``[``), which also takes the long-literal messages starting the same
+way (it visits those places anyway), and a ``find`` pass for each other message that starts with
+a long literal or names an ``anchor`` (rare messages: memory errors, script timeouts, traceback
+headers …), messages whose anchors start alike sharing one. The passes' events are merged by
+offset. Every pass more costs about 10 ms per 40 MB; the table has grown, the passes should not.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from threadwatch.parse.tracebacks import HEADER_REGEXES
 # A match becomes an event: decode(match, source, base_offset) -> Event | None
 Decoder = Callable[["re.Match[bytes]", str, int], "Event | None"]
 
-_SHORT_LITERAL = 3  # frequent messages are grouped by their first three literal characters
+_SHORT_LITERAL = 2  # frequent messages are grouped by their first two literal characters
 _LONG_LITERAL = 8  # a literal start this long is found faster by bytes.find
 _INT_FIELDS = frozenset({"batch_index", "sample_index", "number", "items"})
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
@@ -93,17 +95,23 @@ def _table_decoder(
             "    text = s[s.rfind(b'\\n', 0, start) + 1 : end if end >= 0 else len(s)]"
             ".rstrip(b'\\r').decode('utf-8', 'replace')",
         ]
+    words_by_length: dict[int, dict[bytes, str]] = {}
     if before is not None:
         field, words = before
-        width = len(words[0])
+        for word in words:
+            words_by_length.setdefault(len(word), {})[word.encode()] = word
         by_position[_POSITION[field]] = "word"
-        by_position[2] = f"base + start - {width}"
-        lines += [
-            f"    word = WORDS.get(match.string[start - {width} : start])"
-            f" if start >= {width} else None",
-            "    if word is None:",
-            "        return None",
-        ]
+        by_position[2] = "base + start - len(word)"
+        lines.append("    s = match.string")
+        indent = "    "
+        for width in sorted(words_by_length):  # shortest first: the most frequent words
+            lines += [
+                f"{indent}word = WORDS[{width}].get(s[start - {width} : start])"
+                f" if start >= {width} else None",
+                f"{indent}if word is None:",
+            ]
+            indent += "    "
+        lines.append(f"{indent}return None")
     values = ", ".join(by_position.get(i, f"BLANK[{i}]") for i in range(len(_BLANK)))
     lines.append(f"    return NEW(EVENT, ({values}))")
     namespace: dict[str, Any] = {
@@ -111,7 +119,7 @@ def _table_decoder(
         "BLANK": _BLANK,
         "NEW": _new_event,
         "EVENT": Event,
-        "WORDS": {w.encode(): w for w in before[1]} if before else {},
+        "WORDS": words_by_length,
     }
     exec("\n".join(lines), namespace)  # the source is built above from the table only
     decoder: Decoder = namespace["decode"]
@@ -175,44 +183,57 @@ class _RegexPass:
 
 
 class _FindPass:
-    """A rare message, found with ``bytes.find`` of its anchor, then matched on that line."""
+    """Rare messages that share an anchor: ``bytes.find`` of it, then each message's regex at
+    that place (``at_start``: the message starts with the anchor) or on that line.
 
-    def __init__(
-        self,
-        anchor: str,
-        source: str,
-        factory: DecoderFactory,
-        *,
-        at_start: bool,
-        keep_text: bool = False,
-    ) -> None:
+    Messages whose anchors start alike share one pass (``thread creation failed`` also finds
+    ``thread creation failed after``): each pass is one more read of the whole buffer.
+    """
+
+    def __init__(self, anchor: str) -> None:
         self.anchor = anchor.encode()
-        self.regex = re.compile(f"(?P<alt__0>{_tag_groups(source, 0)})".encode())
-        self._decode = factory(self.regex.groupindex, "__0", keep_text)
-        self._at_start = at_start
+        self._starts: list[tuple[re.Pattern[bytes], Decoder]] = []
+        self._lines: list[tuple[re.Pattern[bytes], Decoder]] = []
 
-    def positions(self, buf: bytes, start: int, end: int) -> list[re.Match[bytes]]:
-        found: list[re.Match[bytes]] = []
-        at = buf.find(self.anchor, start, end)
+    def add(self, source: str, factory: DecoderFactory, *, at_start: bool,
+            keep_text: bool = False) -> _FindPass:
+        """Look for one more message here; ``at_start`` means its text starts with the anchor."""
+        regex = re.compile(f"(?P<alt__0>{_tag_groups(source, 0)})".encode())
+        member = (regex, factory(regex.groupindex, "__0", keep_text))
+        (self._starts if at_start else self._lines).append(member)
+        return self
+
+    def matches(self, buf: bytes, start: int, end: int) -> list[tuple[re.Match[bytes], Decoder]]:
+        """Every match in ``buf[start:end]`` with its decoder, in buffer order."""
+        found: list[tuple[re.Match[bytes], Decoder]] = []
+        starts, lines = self._starts, self._lines
+        find, anchor = buf.find, self.anchor
+        line_done = start  # lines before this were searched whole already
+        at = find(anchor, start, end)
         while at >= 0:
-            if self._at_start:
-                match = self.regex.match(buf, at, end)
+            for regex, decode in starts:
+                match = regex.match(buf, at, end)
                 if match is not None:
-                    found.append(match)
-                at = buf.find(self.anchor, at + 1, end)
-                continue
-            line_start = max(buf.rfind(b"\n", start, at) + 1, start)
-            line_end = buf.find(b"\n", at, end)
-            line_end = end if line_end < 0 else line_end
-            found.extend(self.regex.finditer(buf, line_start, line_end))
-            at = buf.find(self.anchor, line_end, end)
+                    found.append((match, decode))
+            if lines and at >= line_done:
+                line_start = max(buf.rfind(b"\n", start, at) + 1, start)
+                line_end = find(b"\n", at, end)
+                line_done = end if line_end < 0 else line_end
+                for regex, decode in lines:
+                    found += [(m, decode) for m in regex.finditer(buf, line_start, line_done)]
+            at = find(anchor, line_done if not starts else at + 1, end)
+        if len(starts) + len(lines) > 1 and len(found) > 1:
+            found.sort(key=lambda pair: pair[0].start())
         return found
 
+    def positions(self, buf: bytes, start: int, end: int) -> list[int]:
+        """Where the matches start."""
+        return [match.start() for match, _ in self.matches(buf, start, end)]
+
     def events(self, buf: bytes, start: int, end: int, source: str, base: int) -> list[Event]:
-        decode = self._decode
         return [
             event
-            for match in self.positions(buf, start, end)
+            for match, decode in self.matches(buf, start, end)
             if (event := decode(match, source, base)) is not None
         ]
 
@@ -234,39 +255,59 @@ class Grammar:
         *,
         keep_text: bool = True,
     ) -> None:
-        grouped: dict[str, list[tuple[str, DecoderFactory]]] = {}
-        self._passes: list[_RegexPass | _FindPass] = []
-        for pattern in PATTERNS:
-            if kinds is not None and pattern.kind not in kinds:
-                continue
-            source = compile_message(pattern.regex, program_files)
-            factory = _make_table_factory(pattern.kind, pattern.before)
-            literal, _ = literal_start(source)
-            if len(literal) >= _LONG_LITERAL:
-                self._passes.append(
-                    _FindPass(literal, source, factory, at_start=True, keep_text=keep_text)
-                )
-            elif literal:
-                key = literal[:_SHORT_LITERAL]
-                rest = source[len(_literal_source(source, len(key))) :]
-                grouped.setdefault(key, []).append((rest, factory))
-            elif pattern.anchor:
-                self._passes.append(
-                    _FindPass(pattern.anchor, source, factory, at_start=False, keep_text=keep_text)
-                )
-            else:  # no literal to skip to: slow, so only for kinds a caller asks for
-                self._passes.append(_RegexPass("", [(source, factory)], keep_text))
-        self._passes.append(
-            _FindPass(
-                "threadwatch-guard event=", GUARD_REGEX, _guard_decoder,
-                at_start=True, keep_text=keep_text,
-            )
-        )
-        self._passes += [_RegexPass(key, entries, keep_text) for key, entries in grouped.items()]
-        self._headers = [
-            _FindPass(literal_start(header)[0], header, _no_decoder, at_start=True)
-            for header in HEADER_REGEXES
+        compiled = [
+            (pattern, compile_message(pattern.regex, program_files))
+            for pattern in PATTERNS
+            if kinds is None or pattern.kind in kinds
         ]
+        # a message with a long literal start joins the regex pass of its first characters
+        # when there is one (it visits those places anyway) rather than read the buffer again
+        keys = {
+            literal[:_SHORT_LITERAL]
+            for literal in (literal_start(source)[0] for _, source in compiled)
+            if 0 < len(literal) < _LONG_LITERAL
+        }
+        grouped: dict[str, dict[tuple[str, Kind, str | None], tuple[str, ...]]] = {}
+        finds: list[tuple[str, str, DecoderFactory, bool]] = []
+        slow: list[_RegexPass] = []
+        for pattern, source in compiled:
+            literal, _ = literal_start(source)
+            key = literal[:_SHORT_LITERAL]
+            factory = _make_table_factory(pattern.kind, pattern.before)
+            if literal and (len(literal) < _LONG_LITERAL or key in keys):
+                rest = source[len(_literal_source(source, len(key))) :]
+                # rows alike but for the words before them are one alternative (else the
+                # first would take every match and drop those with the other rows' words)
+                field, words = pattern.before or (None, ())
+                alike = grouped.setdefault(key, {})
+                row = (rest, pattern.kind, field)
+                alike[row] = alike.get(row, ()) + words
+            elif literal:
+                finds.append((literal, source, factory, True))
+            elif pattern.anchor:
+                finds.append((pattern.anchor, source, factory, False))
+            else:  # no literal to skip to: slow, so only for kinds a caller asks for
+                slow.append(_RegexPass("", [(source, factory)], keep_text))
+        finds.append(("threadwatch-guard event=", GUARD_REGEX, _guard_decoder, True))
+        self._passes: list[_RegexPass | _FindPass] = [
+            *_find_passes(finds, keep_text),
+            *(
+                _RegexPass(
+                    key,
+                    [
+                        (rest, _make_table_factory(kind, (field, words) if field else None))
+                        for (rest, kind, field), words in alike.items()
+                    ],
+                    keep_text,
+                )
+                for key, alike in grouped.items()
+            ),
+            *slow,
+        ]
+        self._headers = _find_passes(
+            [(literal_start(header)[0], header, _no_decoder, True) for header in HEADER_REGEXES],
+            keep_text=False,
+        )
         self.program_prefix = re.compile(program_prefix(program_files).encode())
 
     def events(self, buf: bytes, start: int, end: int, source: str, base: int) -> list[Event]:
@@ -284,7 +325,7 @@ class Grammar:
 
     def headers(self, buf: bytes, start: int, end: int) -> list[int]:
         """Positions of traceback block headers in ``buf[start:end]``, in order."""
-        found = [m.start() for header in self._headers for m in header.positions(buf, start, end)]
+        found = [at for header in self._headers for at in header.positions(buf, start, end)]
         found.sort()
         return found
 
@@ -297,6 +338,41 @@ def _literal_source(source: str, length: int) -> str:
         assert match is not None
         pos = match.end()
     return source[:pos]
+
+
+def _find_passes(
+    finds: list[tuple[str, str, DecoderFactory, bool]], keep_text: bool
+) -> list[_FindPass]:
+    """One pass per group of messages whose anchors share a long enough start (anchor, regex
+    source, decoder factory, whether the message starts with its anchor)."""
+    passes: list[_FindPass] = []
+    anchors: list[str] = []
+    members: list[list[tuple[str, DecoderFactory, bool]]] = []
+    for anchor, source, factory, at_start in finds:
+        for i, other in enumerate(anchors):
+            shared = _shared_start(anchor, other)
+            if len(shared) >= _LONG_LITERAL:
+                anchors[i] = shared
+                members[i].append((source, factory, at_start))
+                break
+        else:
+            anchors.append(anchor)
+            members.append([(source, factory, at_start)])
+    for anchor, group in zip(anchors, members, strict=True):
+        find_pass = _FindPass(anchor)
+        for source, factory, at_start in group:
+            find_pass.add(source, factory, at_start=at_start, keep_text=keep_text)
+        passes.append(find_pass)
+    return passes
+
+
+def _shared_start(a: str, b: str) -> str:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return a[:size]
 
 
 def _no_decoder(groupindex: Mapping[str, int], tag: str, keep_text: bool) -> Decoder:

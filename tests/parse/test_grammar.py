@@ -1,0 +1,69 @@
+"""The compiled table: how messages are grouped into passes over the buffer, and that grouping
+never changes what is found (every pass's events come out in buffer order)."""
+
+from __future__ import annotations
+
+from threadwatch.events import Kind
+from threadwatch.health.metrics import COUNTED_KINDS
+from threadwatch.parse.grammar import Grammar, _FindPass, _RegexPass
+from threadwatch.parse.patterns import PATTERNS
+from threadwatch.parse.scanner import Scanner
+
+
+def _kinds(grammar: Grammar, text: str) -> list[Kind]:
+    return [event.kind for event in Scanner("t.log", grammar).feed(text.encode())]
+
+
+def test_every_example_in_one_buffer_comes_out_in_order() -> None:
+    text = "".join(pattern.example + "\n" for pattern in PATTERNS)
+    events = Scanner("t.log", Grammar()).feed(text.encode())
+    assert [event.kind for event in events] == [pattern.kind for pattern in PATTERNS]
+    assert [event.offset for event in events] == sorted(event.offset for event in events)
+
+
+def test_messages_sharing_an_anchor_are_found_in_buffer_order() -> None:
+    # "thread creation failed" is the anchor of both messages: one pass, sorted matches
+    text = (
+        "utils.py:88: inline_a_item_1 - inline_a[1] thread creation failed after 3 retries\n"
+        "utils.py:71: -- 0ca9ddb6 - demo[1] thread creation failed, retrying with backoff...\n"
+        "utils.py:88: -- 0ca9ddb6 - demo[2] thread creation failed after 3 retries\n"
+    )
+    assert _kinds(Grammar(), text) == [
+        Kind.THREAD_CREATION_FAILED,
+        Kind.THREAD_CREATION_RETRY,
+        Kind.THREAD_CREATION_FAILED,
+    ]
+
+
+def test_an_anchor_twice_on_one_line_finds_its_message_once() -> None:
+    text = "run_batt.py:9: 6 tasks - 0 timeouts (after 6 tasks - more)\n"
+    assert _kinds(Grammar(), text) == [Kind.RUN_SUMMARY]
+
+
+def test_sample_lines_of_every_spelling_keep_their_word() -> None:
+    text = (
+        "a.py:1: demo[0] - 0ca9ddb6 - 3\n"  # 31 bytes
+        "a.py:2: train[1] - 0ca9ddb6 - 4\n"  # 32 bytes
+        "a.py:3: test[2] - 0ca9ddb6 - 5\n"
+    )
+    events = Scanner("t.log", Grammar(keep_text=False)).feed(text.encode())
+    assert [(e.sample_type, e.sample_index, e.offset) for e in events] == [
+        ("demo", 0, 8),  # the event starts at the word
+        ("train", 1, 31 + 8),
+        ("test", 2, 31 + 32 + 8),
+    ]
+
+
+def test_each_buffer_read_finds_what_no_other_could() -> None:
+    """Each pass is one more read of the whole buffer (a report reads gigabytes): no find pass
+    may share a long start with another, nor start with the key of a regex pass."""
+    grammar = Grammar(kinds=COUNTED_KINDS, keep_text=False)
+    finds = [p.anchor.decode() for p in grammar._passes if isinstance(p, _FindPass)]
+    keys = [p.regex.pattern for p in grammar._passes if isinstance(p, _RegexPass)]
+    for i, anchor in enumerate(finds):
+        for other in finds[i + 1 :]:
+            assert anchor[:8] != other[:8], (anchor, other)
+    for anchor in finds:
+        assert not any(anchor.startswith(key.split(b"(?:")[0].replace(b"\\", b"").decode())
+                       for key in keys), anchor
+    assert len(grammar._passes) <= 12
