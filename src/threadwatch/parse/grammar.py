@@ -81,12 +81,16 @@ def _table_decoder(
     intermediate list. Measured 2.5 µs → 1 µs per event here.
     """
     by_position: dict[int, str] = {0: "KIND", 1: "source", 2: "base + start"}
+    groups: list[int] = []
     for name, group in groupindex.items():
         if name.endswith(tag) and not name.startswith("alt__"):
             key = name.removesuffix(tag)
-            convert = "int(v)" if key in _INT_FIELDS else "v.decode('utf-8', 'replace')"
-            by_position[_POSITION[key]] = f"({convert} if (v := g({group})) is not None else None)"
-    lines = ["def decode(match, source, base):", "    start = match.start()", "    g = match.group"]
+            value = f"v{len(groups)}"
+            text = f"{value}.decode('utf-8', 'replace')"
+            convert = f"int({value})" if key in _INT_FIELDS else text
+            by_position[_POSITION[key]] = f"(None if {value} is None else {convert})"
+            groups.append(group)
+    lines = ["def decode(match, source, base):", "    start = match.start()"]
     if keep_text:  # line_around, inlined: this runs for every event tail reads
         by_position[_POSITION["text"]] = "text"
         lines += [
@@ -112,6 +116,9 @@ def _table_decoder(
             ]
             indent += "    "
         lines.append(f"{indent}return None")
+    if groups:  # one call for all the groups (after the cheap checks above)
+        names = ", ".join(f"v{i}" for i in range(len(groups)))
+        lines.append(f"    {names} = match.group({', '.join(map(str, groups))})")
     values = ", ".join(by_position.get(i, f"BLANK[{i}]") for i in range(len(_BLANK)))
     lines.append(f"    return NEW(EVENT, ({values}))")
     namespace: dict[str, Any] = {
