@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import annotated_types
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from threadwatch.config import default_config_text, load_config
+from threadwatch.alerts.settings import (
+    AlertmanagerSinkConfig,
+    AlertsConfig,
+    DeliveryConfig,
+    SlackSinkConfig,
+    WebhookSinkConfig,
+)
+from threadwatch.config import (
+    InferenceConfig,
+    ParseConfig,
+    RunsConfig,
+    TailConfig,
+    default_config_text,
+    load_config,
+)
 from threadwatch.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,3 +110,160 @@ def test_tail_bucket_equal_to_the_window_is_allowed(tmp_path: Path) -> None:
     path = tmp_path / "ok.toml"
     path.write_text("[tail]\nwindow_seconds = 60\nbucket_seconds = 60\n")
     assert load_config(path).tail.bucket_seconds == 60
+
+
+# -- every value checked: finite, in range, every problem at once (issue 9, items 6 and 7) ----
+
+# Every table a user can write, with what a table needs besides the key under test. Sinks are
+# written as one sink of each type.
+TABLES: list[tuple[str, type[BaseModel], str]] = [
+    ("inference", InferenceConfig, ""),
+    ("parse", ParseConfig, ""),
+    ("runs", RunsConfig, ""),
+    ("tail", TailConfig, ""),
+    ("alerts", AlertsConfig, ""),
+    ("alerts.delivery", DeliveryConfig, ""),
+    ("alerts.sinks.chat", SlackSinkConfig, 'type = "slack"\nurl = "${U}"\n'),
+    ("alerts.sinks.hook", WebhookSinkConfig, 'type = "webhook"\nurl = "${U}"\n'),
+    ("alerts.sinks.fleet", AlertmanagerSinkConfig, 'type = "alertmanager"\nurl = "${U}"\n'),
+]
+NUMBERS = [
+    (table, preamble, name, field)
+    for table, model, preamble in TABLES
+    for name, field in model.model_fields.items()
+    if field.annotation in (int, float)
+]
+NUMBER_IDS = [f"{table}.{name}" for table, _, name, _ in NUMBERS]
+
+
+def _bounds(field: FieldInfo) -> dict[str, float]:
+    return {
+        kind: getattr(item, kind)
+        for item in field.metadata
+        for kind in ("gt", "ge", "lt", "le")
+        if isinstance(item, annotated_types.Gt | annotated_types.Ge | annotated_types.Lt
+                      | annotated_types.Le) and hasattr(item, kind)
+    }
+
+
+def _load(tmp_path: Path, text: str) -> ConfigError:
+    path = tmp_path / "tw.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+nan"])
+@pytest.mark.parametrize("number", NUMBERS, ids=NUMBER_IDS)
+def test_every_number_must_be_finite(
+    tmp_path: Path, number: tuple[str, str, str, FieldInfo], value: str
+) -> None:
+    table, preamble, name, _ = number
+    error = _load(tmp_path, f"[{table}]\n{preamble}{name} = {value}\n")
+    assert error.problems == ((f"{table}.{name}", error.problem),)
+    assert "finite" in error.problem
+
+
+@pytest.mark.parametrize(("table", "preamble", "name", "field"), NUMBERS, ids=NUMBER_IDS)
+def test_every_number_has_a_lower_and_an_upper_bound(
+    table: str, preamble: str, name: str, field: FieldInfo
+) -> None:
+    bounds = _bounds(field)
+    assert {"gt", "ge"} & bounds.keys(), f"{table}.{name} has no lower bound"
+    if name != "bucket_seconds":  # bounded by window_seconds
+        assert {"lt", "le"} & bounds.keys(), f"{table}.{name} has no upper bound"
+
+
+@pytest.mark.parametrize(("table", "preamble", "name", "field"), NUMBERS, ids=NUMBER_IDS)
+def test_the_shipped_config_documents_each_range_next_to_its_key(
+    table: str, preamble: str, name: str, field: FieldInfo
+) -> None:
+    # the key's line (commented out for the sink examples) ends with a comment giving its range
+    lines = re.findall(rf"^(?:# )?{name} = [^#\n]*#(.*)$", default_config_text(), re.MULTILINE)
+    assert len(lines) == 1, f"{name}: no line with a range comment in the shipped config"
+    documented = {float(number) for number in re.findall(r"\d+(?:\.\d+)?", lines[0])}
+    assert set(_bounds(field).values()) <= documented, (name, lines[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        # issue 9 item 6: these were raw tracebacks in tail
+        ("[tail]\nwindow_seconds = inf\n", "tail.window_seconds", "finite number"),
+        ("[tail]\nbucket_seconds = 1e-320\n", "tail.bucket_seconds",
+         "greater than or equal to 0.1"),
+        ("[tail]\nwindow_seconds = 900\nbucket_seconds = 0.5\n", "tail",
+         "must be at most 1000: make bucket_seconds at least 0.9"),
+        # item 7: these validated and then broke
+        ('[alerts.sinks.fleet]\ntype = "alertmanager"\nurl = "${U}"\nfiring_ttl_seconds = 1e12\n',
+         "alerts.sinks.fleet.firing_ttl_seconds", "less than or equal to 86400"),
+        ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "${U}"\nsecret = ""\n',
+         "alerts.sinks.hook.secret", "empty"),
+        ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "${U}"\nsecret = "  "\n',
+         "alerts.sinks.hook.secret", "empty"),
+        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nat_least = nan\n",
+         "rules.0.at_least", "finite number"),
+        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nabove = 50\n",
+         "rules.0.above", "50 looks like a percentage: write 0.5"),
+        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nat_least = 2.5\n",
+         "rules.0.at_least", "2.5 looks like a percentage: write 0.025"),
+        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nat_most = -0.1\n",
+         "rules.0.at_most", "a rate is a fraction from 0 to 1"),
+        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nabove = 500\n",
+         "rules.0.above", "a rate is a fraction from 0 to 1"),
+        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nat_least = 1.5\n",
+         "rules.0.at_least", "whole number"),
+        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nat_least = -1\n",
+         "rules.0.at_least", "whole number"),
+        # a rule without a metric is named for that, not for its threshold
+        ("[[rules]]\nlevel = 'red'\nabove = 50\n", "rules.0", "exactly one of 'rate' or 'count'"),
+        ("[runs]\nstall_seconds = 0\n", "runs.stall_seconds", "greater than 0"),
+        ("[tail]\npoll_seconds = 1e-9\n", "tail.poll_seconds", "greater than or equal to 0.01"),
+        ("[tail]\nmax_open_files = -1\n", "tail.max_open_files", "greater than or equal to 1"),
+        ("[alerts]\nrepeat_seconds = 1e300\n", "alerts.repeat_seconds", "less than or equal"),
+        ("[alerts.delivery]\nmax_age_seconds = 1e12\n", "alerts.delivery.max_age_seconds",
+         "less than or equal to 2592000"),
+    ],
+)
+def test_a_value_out_of_range_is_named_with_its_key(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
+    error = _load(tmp_path, text)
+    assert error.problems == ((key, error.problem),)
+    assert problem in error.problem
+    assert str(error) == f"invalid config {tmp_path / 'tw.toml'}: {key}: {error.problem}"
+
+
+def test_the_edges_of_the_ranges_are_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text(
+        "[tail]\nwindow_seconds = 100\nbucket_seconds = 0.1\n"
+        "[alerts]\nrepeat_seconds = 3600\n"
+        '[alerts.sinks.fleet]\ntype = "alertmanager"\nurl = "${U}"\nfiring_ttl_seconds = 86400\n'
+        "[[rules]]\nlevel = 'red'\nrate = 'overload'\nabove = 1\n"
+        "[[rules]]\nlevel = 'red'\nrate = 'overload'\nbelow = 0\n"
+        "[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nabove = 0\n"
+    )
+    config = load_config(path)
+    assert config.tail.bucket_seconds == 0.1
+    assert [rule.comparison for rule in config.rules] == [(">", 1.0), ("<", 0.0), (">", 0.0)]
+
+
+def test_every_problem_of_a_file_is_listed_at_once(tmp_path: Path) -> None:
+    error = _load(tmp_path, (
+        "[tail]\nwindow_seconds = inf\n"
+        "[alerts]\nhold_seconds = -1\n"
+        '[alerts.sinks.hook]\ntype = "webhook"\nurl = "${U}"\nsecret = ""\n'
+        "[[rules]]\nlevel = 'yellow'\nrate = 'sequential'\nat_least = 25\n"
+    ))
+    assert [key for key, _ in error.problems] == [
+        "tail.window_seconds", "alerts.hold_seconds", "alerts.sinks.hook.secret",
+        "rules.0.at_least",
+    ]
+    assert error.key == "tail.window_seconds"  # the first, for callers that show one
+    path = tmp_path / "tw.toml"
+    assert list(error.lines) == [
+        f"invalid config {path}: {key}: {problem}" for key, problem in error.problems
+    ]
+    assert str(error) == "\n".join(error.lines)

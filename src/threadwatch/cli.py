@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from threadwatch.config import Config, load_config
-from threadwatch.errors import ThreadwatchError
+from threadwatch.errors import ConfigError, ThreadwatchError
 from threadwatch.health.rules import Level
 from threadwatch.report import build_report
 from threadwatch.text import safe_text
@@ -57,16 +57,17 @@ ConfigOption = Annotated[
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"threadwatch: {safe_text(message)}", file=sys.stderr)
+def _fail(*messages: str) -> NoReturn:
+    for message in messages:
+        print(f"threadwatch: {safe_text(message)}", file=sys.stderr)
     raise typer.Exit(int(Level.UNKNOWN))
 
 
 def _config(path: Path | None) -> Config:
     try:
         return load_config(path)
-    except ThreadwatchError as exc:
-        _fail(str(exc))
+    except ConfigError as exc:
+        _fail(*exc.lines)  # every problem of the file, one line each
 
 
 @app.command()

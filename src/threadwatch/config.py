@@ -3,6 +3,11 @@
 The defaults live in ``default_config.toml`` (shipped in the package; ``config/threadwatch.toml``
 in the repository is the same file). A user's file is read *over* the defaults: tables are
 merged key by key, and a ``rules`` list, when given, replaces the default rules.
+
+Every value is checked before anything runs: numbers are finite (no ``inf``, no ``nan``) and
+within the range documented next to each key in ``default_config.toml`` (durations more than 0
+where 0 means nothing, and at most a day or a week), rate thresholds are fractions from 0 to 1,
+count thresholds whole numbers. Every problem of a file is reported at once, one line each.
 """
 
 from __future__ import annotations
@@ -12,9 +17,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from threadwatch.alerts.settings import AlertsConfig
+from threadwatch.alerts.settings import SINK_TYPES, AlertsConfig
 from threadwatch.errors import ConfigError
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
 from threadwatch.parse.patterns import DEFAULT_PROGRAM_FILES
@@ -22,18 +35,24 @@ from threadwatch.parse.patterns import DEFAULT_PROGRAM_FILES
 Level = Literal["yellow", "red"]
 _OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
 
+HOUR = 3600.0
+DAY = 86400.0
+# A scope's window counts are summed over its buckets at every evaluation: more than this many
+# buckets per window costs time and memory for no visible gain.
+MAX_BUCKETS_PER_WINDOW = 1000
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class InferenceConfig(_Model):
-    process_min_batch: int = Field(4, ge=1)
+    process_min_batch: int = Field(4, ge=1, le=1_000_000)
 
 
 class ParseConfig(_Model):
     program_files: tuple[str, ...] = DEFAULT_PROGRAM_FILES
-    max_line_bytes: int = Field(1 << 20, ge=1024)
+    max_line_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
 
 
 class SourcesConfig(_Model):
@@ -46,21 +65,22 @@ class SourcesConfig(_Model):
 class RunsConfig(_Model):
     """How runs of the program are judged over time."""
 
-    stall_seconds: float = Field(120.0, gt=0)
+    stall_seconds: float = Field(120.0, gt=0, le=DAY)
 
 
 class TailConfig(_Model):
     """``threadwatch tail`` settings (owned by the tail feature)."""
 
-    window_seconds: float = Field(900.0, gt=0)
-    bucket_seconds: float = Field(10.0, gt=0)
-    flush_seconds: float = Field(2.0, gt=0)
-    poll_seconds: float = Field(1.0, gt=0)
-    refresh_seconds: float = Field(0.5, gt=0)
-    sweep_seconds: float = Field(10.0, gt=0)
-    release_seconds: float = Field(30.0, ge=0)
-    close_idle_seconds: float = Field(60.0, ge=0)
-    max_open_files: int = Field(256, ge=1)
+    window_seconds: float = Field(900.0, gt=0, le=DAY)
+    bucket_seconds: float = Field(10.0, ge=0.1)  # and at most window_seconds (below)
+    flush_seconds: float = Field(2.0, gt=0, le=HOUR)
+    # the loop's timers: too short a period would keep a CPU busy for nothing
+    poll_seconds: float = Field(1.0, ge=0.01, le=60)
+    refresh_seconds: float = Field(0.5, ge=0.05, le=60)
+    sweep_seconds: float = Field(10.0, ge=0.1, le=HOUR)
+    release_seconds: float = Field(30.0, ge=0, le=DAY)
+    close_idle_seconds: float = Field(60.0, ge=0, le=DAY)
+    max_open_files: int = Field(256, ge=1, le=65536)
 
     @model_validator(mode="after")
     def _bucket_fits_the_window(self) -> TailConfig:
@@ -69,6 +89,12 @@ class TailConfig(_Model):
             raise ValueError(
                 f"bucket_seconds ({self.bucket_seconds:g}) must not exceed "
                 f"window_seconds ({self.window_seconds:g})"
+            )
+        if self.window_seconds / self.bucket_seconds > MAX_BUCKETS_PER_WINDOW:
+            raise ValueError(
+                f"window_seconds / bucket_seconds ({self.window_seconds:g} / "
+                f"{self.bucket_seconds:g}) must be at most {MAX_BUCKETS_PER_WINDOW}: "
+                f"make bucket_seconds at least {self.window_seconds / MAX_BUCKETS_PER_WINDOW:g}"
             )
         return self
 
@@ -98,6 +124,18 @@ class Rule(_Model):
             raise ValueError(f"give exactly one of {', '.join(_OPERATORS)}")
         return self
 
+    @field_validator(*_OPERATORS)
+    @classmethod
+    def _threshold_in_range(cls, threshold: float | None, info: ValidationInfo) -> float | None:
+        # ``rate`` and ``count`` come first in the model: validated already when given
+        is_rate = info.data.get("rate") is not None
+        if threshold is None or is_rate == (info.data.get("count") is not None):
+            return threshold  # not one metric: the model's check says so
+        problem = _rate_problem(threshold) if is_rate else _count_problem(threshold)
+        if problem:
+            raise ValueError(problem)
+        return threshold
+
     @property
     def metric(self) -> str:
         return self.rate if self.rate is not None else self.count  # type: ignore[return-value]
@@ -114,6 +152,20 @@ class Rule(_Model):
             if value is not None:
                 return operator, float(value)
         raise AssertionError("validated to have one comparison")
+
+
+def _rate_problem(threshold: float) -> str | None:
+    if 0 <= threshold <= 1:
+        return None
+    if 1 < threshold <= 100:
+        return f"{threshold:g} looks like a percentage: write {threshold / 100:g}"
+    return "a rate is a fraction from 0 to 1"
+
+
+def _count_problem(threshold: float) -> str | None:
+    if threshold >= 0 and threshold.is_integer():
+        return None
+    return "a count threshold is a whole number, 0 or more"
 
 
 class Config(_Model):
@@ -149,9 +201,21 @@ def _validate(path: str, data: dict[str, Any]) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or None
-        raise ConfigError(path, key, error["msg"]) from exc
+        problems = [(_key(error["loc"]), _problem(error["msg"])) for error in exc.errors()]
+        raise ConfigError(path, *problems[0], more=problems[1:]) from exc
+
+
+def _key(loc: tuple[int | str, ...]) -> str | None:
+    parts = [str(part) for part in loc]
+    # a sink's type is pydantic's union tag in the location (alerts.sinks.NAME.TYPE.key):
+    # the user wrote alerts.sinks.NAME.key
+    if parts[:2] == ["alerts", "sinks"] and len(parts) > 4 and parts[3] in SINK_TYPES:
+        del parts[3]
+    return ".".join(parts) or None
+
+
+def _problem(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 def default_config_text() -> str:

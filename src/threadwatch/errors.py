@@ -1,7 +1,7 @@
 """The one exception tree of threadwatch. Foreign errors are translated at the boundary.
 
     ThreadwatchError            anything threadwatch reports as a one-line error
-     ├── ConfigError            the config file is unreadable or invalid (names file and key)
+     ├── ConfigError            the config file is unreadable or invalid (every key at fault)
      ├── SourceError            a path to read is missing or unreadable
      ├── StateError             the tail state file (checkpoints) cannot be opened or written
      │    └── OutboxError       the alert outbox (tables in the state file) cannot be used
@@ -14,26 +14,44 @@ The CLI maps every ThreadwatchError to exit code 3 (unknown/error) and its messa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ThreadwatchError(Exception):
     """Base of every error threadwatch raises on purpose."""
 
 
 class ConfigError(ThreadwatchError):
-    """The configuration cannot be used.
+    """The configuration cannot be used: one or more problems, each naming the key at fault.
 
     Args:
         path: the config file.
         key: the dotted key at fault, or None when the file itself is at fault.
         problem: what is wrong, in a few words.
+        more: further ``(key, problem)`` pairs found in the same file.
+
+    Attributes:
+        problems: every ``(key, problem)`` pair, the first one first.
+        lines: one line per problem (``invalid config FILE: KEY: PROBLEM``); the message is
+            these lines joined by newlines.
     """
 
-    def __init__(self, path: str, key: str | None, problem: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        key: str | None,
+        problem: str,
+        more: Sequence[tuple[str | None, str]] = (),
+    ) -> None:
         self.path = path
         self.key = key
         self.problem = problem
-        where = f"{path}: {key}" if key else path
-        super().__init__(f"invalid config {where}: {problem}")
+        self.problems = ((key, problem), *more)
+        self.lines = tuple(
+            f"invalid config {f'{path}: {where}' if where else path}: {what}"
+            for where, what in self.problems
+        )
+        super().__init__("\n".join(self.lines))
 
 
 class SourceError(ThreadwatchError):

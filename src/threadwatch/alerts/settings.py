@@ -3,19 +3,27 @@
 Sink URLs and secrets are written as ``${VARIABLE}`` references and expanded from the
 environment only when the sinks are built (``threadwatch.alerts.sinks.build_sinks``), so a
 config file can be shared and printed without leaking them.
+
+Numbers are finite and within the ranges documented in ``default_config.toml``; a ``secret``,
+when given, is not empty.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from threadwatch.events import Kind
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+HOUR = 3600.0
+DAY = 86400.0
+WEEK = 7 * DAY
 
 
 class EventRuleConfig(_Model):
@@ -32,14 +40,14 @@ class _SinkBase(_Model):
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     verify_tls: bool = True
     # Pause between two messages to the same sink (Slack asks for about one a second).
-    min_interval_seconds: float = Field(0.0, ge=0)
+    min_interval_seconds: float = Field(0.0, ge=0, le=HOUR)
 
 
 class SlackSinkConfig(_SinkBase):
     """A Slack incoming webhook (``url = "${SLACK_WEBHOOK_URL}"``)."""
 
     type: Literal["slack"]
-    min_interval_seconds: float = Field(1.0, ge=0)
+    min_interval_seconds: float = Field(1.0, ge=0, le=HOUR)
     max_text_chars: int = Field(2500, ge=200, le=2900)
 
 
@@ -49,18 +57,29 @@ class WebhookSinkConfig(_SinkBase):
     type: Literal["webhook"]
     secret: str | None = None
 
+    @field_validator("secret")
+    @classmethod
+    def _secret_not_empty(cls, secret: str | None) -> str | None:
+        # an empty key would sign every body with a signature anyone can make
+        if secret is not None and not secret.strip():
+            raise ValueError("empty: give a value (\"${VARIABLE}\"), or remove the key to send "
+                             "unsigned")
+        return secret
+
 
 class AlertmanagerSinkConfig(_SinkBase):
     """An Alertmanager (``url`` is its base URL; alerts go to ``/api/v2/alerts``).
 
     Firing alerts are posted with ``endsAt = now + firing_ttl_seconds``: if threadwatch dies,
-    Alertmanager resolves them by itself after that long. Repeats re-post and extend it.
+    Alertmanager resolves them by itself after that long. Repeats re-post and extend it. At
+    most a day: an alert of a dead threadwatch must not stay firing for longer.
     """
 
     type: Literal["alertmanager"]
-    firing_ttl_seconds: float = Field(7200.0, gt=0)
+    firing_ttl_seconds: float = Field(7200.0, gt=0, le=DAY)
 
 
+SINK_TYPES = ("slack", "webhook", "alertmanager")
 SinkConfig = Annotated[
     SlackSinkConfig | WebhookSinkConfig | AlertmanagerSinkConfig, Field(discriminator="type")
 ]
@@ -69,12 +88,12 @@ SinkConfig = Annotated[
 class DeliveryConfig(_Model):
     """``[alerts.delivery]``: retries of the outbox sender."""
 
-    backoff_initial_seconds: float = Field(5.0, gt=0)
-    backoff_max_seconds: float = Field(300.0, gt=0)
+    backoff_initial_seconds: float = Field(5.0, ge=0.01, le=HOUR)
+    backoff_max_seconds: float = Field(300.0, ge=0.01, le=DAY)
     # Longest ``Retry-After`` honoured; a longer one is cut to this.
-    retry_after_max_seconds: float = Field(3600.0, gt=0)
+    retry_after_max_seconds: float = Field(3600.0, gt=0, le=DAY)
     # A notification still undelivered after this long is marked failed (kept, shown).
-    max_age_seconds: float = Field(86400.0, gt=0)
+    max_age_seconds: float = Field(86400.0, gt=0, le=30 * DAY)
 
 
 def _default_event_rules() -> tuple[EventRuleConfig, ...]:
@@ -89,11 +108,11 @@ def _default_event_rules() -> tuple[EventRuleConfig, ...]:
 class AlertsConfig(_Model):
     """``[alerts]``: hold, repeat and grouping times, event rules, sinks and delivery."""
 
-    hold_seconds: float = Field(120.0, ge=0)
-    repeat_seconds: float = Field(3600.0, gt=0)
-    group_wait_seconds: float = Field(10.0, ge=0)
+    hold_seconds: float = Field(120.0, ge=0, le=DAY)
+    repeat_seconds: float = Field(3600.0, ge=10, le=WEEK)
+    group_wait_seconds: float = Field(10.0, ge=0, le=HOUR)
     # An event alert resolves after this long without a new matching event.
-    event_quiet_seconds: float = Field(600.0, gt=0)
+    event_quiet_seconds: float = Field(600.0, gt=0, le=WEEK)
     # Levels that fire: "yellow" (yellow and red) or "red" (red only).
     min_level: Literal["yellow", "red"] = "yellow"
     max_samples: int = Field(5, ge=0, le=50)
