@@ -61,7 +61,8 @@ def build_report(
     Args:
         now: the time files' ages are judged at (default: the clock); a run with no summary
             in a file unchanged for ``[runs] stall_seconds`` was cut off, not running.
-        verbose: also list, as problems, the files a folder scan skipped.
+        verbose: also list, as problems, the files a folder scan or a glob skipped (for
+            their names, or for not being regular files: FIFOs, devices, sockets).
 
     Raises:
         NothingReadError: none of the paths gave anything readable.
@@ -72,6 +73,7 @@ def build_report(
     if verbose:
         problems += [f"{path}: skipped (its name matches no [sources] include pattern)"
                      for path in expansion.skipped]
+        problems += [f"{path}: skipped (not a regular file)" for path in expansion.irregular]
     scans = scan_paths(expansion.files, config, workers)
     total = dict.fromkeys(COUNT_KEYS, 0)
     sources = []

@@ -125,7 +125,7 @@ def _boundary(path: str, near: int, config: Config) -> int | None:
     no traceback block is open (checked by scanning the text just before it), or None."""
     grammar = counting_grammar(config)
     before = min(near, _LOOKBACK)
-    with open(path, "rb") as stream:
+    with open_binary(path) as stream:  # a plain file: not compressed (see _jobs_for)
         stream.seek(near - before)
         window = stream.read(before + _BOUNDARY_WINDOW)
     lookback_start = window.find(b"\n") + 1 if near - before > 0 else 0

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fifo_helpers import fifo, raises_without_blocking
 
 from threadwatch.config import load_config
 from threadwatch.report import build_report
 from threadwatch.sources import discovery, files
-from threadwatch.sources.files import expand_paths, open_binary
+from threadwatch.sources.files import NotRegularFile, expand_paths, open_binary, open_regular
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
@@ -137,3 +138,66 @@ def test_zst_is_one_clear_problem_line(tmp_path: Path) -> None:
     report = build_report([str(plain), str(zst)], load_config(), workers=1)
     assert report.problems == (f"{zst}: cannot read (.zst compressed files are not supported)",)
     assert [s.scope for s in report.sources] == [str(plain)]
+
+
+# -- only regular files are read (issue 9, item 8) --------------------------------------------
+
+
+def test_a_folder_scan_and_a_glob_leave_out_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    log = touch(tmp_path / "logs" / "a.log")
+    fifo(tmp_path / "logs" / "f.log")
+    (tmp_path / "logs" / "zero.log").symlink_to("/dev/zero")
+    (tmp_path / "logs" / "b.log").symlink_to(log)  # a link to a regular file is one
+    fifo(tmp_path / "logs" / "notes.txt")  # not wanted for its name: only that is said
+    for paths in ([str(tmp_path / "logs")], [str(tmp_path / "logs" / "*.log")]):
+        result = expand_paths(paths, INCLUDE, ())
+        assert result.files == [str(log)] and result.problems == []
+        assert result.irregular == [str(tmp_path / "logs" / name)
+                                    for name in ("f.log", "zero.log")]
+
+
+def test_a_named_path_that_is_not_a_regular_file_is_one_problem_line(tmp_path: Path) -> None:
+    log = touch(tmp_path / "a.log")
+    named = [str(fifo(tmp_path / "x.log")), "/dev/zero", "/dev/null", str(log)]
+    result = expand_paths(named, INCLUDE, ())
+    assert result.files == [str(log)]
+    assert result.problems == [f"{path}: not a regular file, skipped" for path in named[:3]]
+
+
+@pytest.mark.parametrize("name", ["x.log", "x.log.1.gz", "x.log.1.xz"])
+def test_open_binary_refuses_a_fifo_without_waiting_for_a_writer(
+    tmp_path: Path, name: str
+) -> None:
+    path = fifo(tmp_path / name)
+
+    def read() -> None:
+        with open_binary(str(path)) as stream:
+            stream.read()
+
+    error = raises_without_blocking(read, path)
+    assert isinstance(error, NotRegularFile) and error.strerror == "not a regular file"
+
+
+def test_open_regular_refuses_devices_and_folders(tmp_path: Path) -> None:
+    for path in ("/dev/zero", str(tmp_path)):
+        with pytest.raises(NotRegularFile):
+            open_regular(path)
+
+
+def test_a_compressed_file_read_is_closed_with_its_stream(tmp_path: Path) -> None:
+    path = tmp_path / "run.log.1.gz"
+    path.write_bytes(gzip.compress(b"line\n"))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with open_binary(str(path)) as stream:
+            assert stream.read() == b"line\n"
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_report_reads_the_logs_next_to_a_fifo_and_verbose_lists_it(tmp_path: Path) -> None:
+    plain = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log"
+    shutil.copy(plain, tmp_path / plain.name)
+    fifo(tmp_path / "x.log")
+    report = build_report([str(tmp_path)], load_config(), workers=1, verbose=True)
+    assert [s.scope for s in report.sources] == [str(tmp_path / plain.name)]
+    assert report.problems == (f"{tmp_path / 'x.log'}: skipped (not a regular file)",)

@@ -5,6 +5,10 @@ Folders are walked recursively (hidden entries skipped) for names matching the i
 and none of the exclude patterns; globs are expanded on each scan; files named explicitly are
 followed whatever their name. Compressed files (rotated logs gzipped by logrotate) are never
 followed: their content was already read from the file they were rotated from.
+
+Only regular files are followed: a FIFO, a device or a socket found by a scan is left out, and
+one named explicitly is a problem line (``Roots.problems``); nothing is ever opened in a way
+that can block (``open_regular``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,16 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 
 from threadwatch.errors import SourceError
-from threadwatch.sources.files import STDIN, has_glob, is_compressed, walk, wanted
+from threadwatch.sources.files import (
+    NOT_REGULAR,
+    STDIN,
+    has_glob,
+    is_compressed,
+    is_regular,
+    open_regular,
+    walk,
+    wanted,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class Roots:
         globs: expanded on every scan (a folder they match is walked).
         stdin: ``-`` was given.
         include, exclude: file name patterns for folders and globs.
+        problems: paths named explicitly and left out, one line each (not regular files).
     """
 
     folders: tuple[str, ...]
@@ -37,6 +51,7 @@ class Roots:
     stdin: bool
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    problems: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -46,13 +61,15 @@ class Roots:
 
         Raises:
             SourceError: no path given, or a folder or file is missing or unreadable, or a
-                named file is compressed.
+                named file is compressed, or nothing is left to follow once paths that are not
+                regular files (FIFOs, devices) are left out.
         """
         if not paths:
             raise SourceError("no paths to follow")
         folders: list[str] = []
         files: list[str] = []
         globs: list[str] = []
+        problems: list[str] = []
         stdin = False
         for path in paths:
             if path == STDIN:
@@ -62,13 +79,17 @@ class Roots:
             elif os.path.isdir(path):
                 _check_folder(path)
                 folders.append(os.path.abspath(path))
+            elif os.path.exists(path) and is_regular(path) is False:
+                problems.append(f"{path}: {NOT_REGULAR}, skipped")
             elif os.path.exists(path):
                 _check_file(path)
                 files.append(os.path.abspath(path))
             else:
                 raise SourceError(f"{path}: no such file or folder")
+        if problems and not (folders or files or globs or stdin):
+            raise SourceError(f"nothing to follow: {'; '.join(problems)}")
         return cls(tuple(folders), tuple(files), tuple(globs), stdin, tuple(include),
-                   tuple(exclude))
+                   tuple(exclude), tuple(problems))
 
     @property
     def has_files(self) -> bool:
@@ -155,7 +176,6 @@ def _check_file(path: str) -> None:
     if is_compressed(path):
         raise SourceError(f"{path}: compressed files cannot be followed")
     try:
-        with open(path, "rb"):
-            pass
+        os.close(open_regular(path))
     except OSError as exc:
         raise SourceError(f"{path}: cannot read this file ({exc.strerror})") from exc

@@ -7,6 +7,13 @@ entries), globs (``**`` allowed), or ``-`` for standard input.
 A file reached through several paths (``logs`` and ``./logs``, a symbolic link) is read once,
 under the first spelling met.
 
+Only regular files are read: a FIFO would block the reader until someone writes to it, and a
+device such as ``/dev/zero`` never ends. A folder scan or a glob leaves other kinds out (listed
+with ``--verbose``); a path named explicitly that is not a regular file is one problem line.
+Files are opened without blocking and checked once open (``open_regular``), so a FIFO put in
+place of a file after it was looked at is refused, not waited on. Standard input (``-``) may be
+a pipe: it is read as it is.
+
 ``.gz``, ``.bz2`` and ``.xz`` files are decompressed on the fly by ``report``; other compressed
 formats (``COMPRESSED_SUFFIXES``) are refused with a clear reason. ``tail`` never reads
 compressed files (see ``discovery``).
@@ -15,16 +22,17 @@ compressed files (see ``discovery``).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import errno
 import glob
 import gzip
 import lzma
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from pathlib import Path
 from typing import BinaryIO
 
 STDIN = "-"
@@ -34,6 +42,18 @@ COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 class UnsupportedCompression(OSError):
     """A compressed file in a format that cannot be decompressed (its ``strerror`` says so)."""
+
+
+class NotRegularFile(OSError):
+    """A path that is not a regular file (a FIFO, a device, a socket, a folder): reading it
+    could block for ever or never end (its ``strerror`` says so)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.EINVAL, NOT_REGULAR, path)
+
+
+NOT_REGULAR = "not a regular file"
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class _XzFile(lzma.LZMAFile):
@@ -54,6 +74,9 @@ class Expansion:
     problems: list[str] = field(default_factory=list)
     # files inside folders left out because their names are not wanted (``--verbose``)
     skipped: list[str] = field(default_factory=list)
+    # FIFOs, devices and sockets with wanted names, found by folder scans or globs
+    # (``--verbose``)
+    irregular: list[str] = field(default_factory=list)
 
 
 def wanted(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
@@ -71,6 +94,34 @@ def has_glob(path: str) -> bool:
     return not GLOB_CHARS.isdisjoint(path)
 
 
+def is_regular(path: str) -> bool | None:
+    """True for a regular file (or a link to one), False for anything else, None if it
+    cannot be looked at (gone, no permission: reading it says why)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):  # ValueError: a NUL byte in the name
+        return None
+
+
+def open_regular(path: str) -> int:
+    """Open a regular file for reading, never blocking: the file is opened non-blocking (a
+    FIFO without a writer would block a plain open) and checked once open.
+
+    Raises:
+        NotRegularFile: it is not a regular file (it is closed again).
+        OSError: it cannot be opened.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(path)
+        os.set_blocking(fd, True)  # no effect on a regular file; said for clarity
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def walk(
     folder: str,
     include: Sequence[str],
@@ -78,19 +129,26 @@ def walk(
     *,
     compressed: bool = True,
     skipped: list[str] | None = None,
+    irregular: list[str] | None = None,
 ) -> Iterator[str]:
-    """The wanted files under ``folder``, sorted, hidden entries skipped; compressed files
-    left out when ``compressed`` is False. A subfolder that cannot be read is skipped.
-    Files left out for their names are appended to ``skipped`` when given."""
+    """The wanted regular files under ``folder``, sorted, hidden entries skipped; compressed
+    files left out when ``compressed`` is False. A subfolder that cannot be read is skipped.
+    Files left out for their names are appended to ``skipped``, wanted names that are not
+    regular files (FIFOs, devices, sockets) to ``irregular``, when given."""
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if name.startswith(".") or not (compressed or not is_compressed(name)):
                 continue
-            if wanted(name, include, exclude):
-                yield os.path.join(root, name)
-            elif skipped is not None:
-                skipped.append(os.path.join(root, name))
+            path = os.path.join(root, name)
+            if not wanted(name, include, exclude):
+                if skipped is not None:
+                    skipped.append(path)
+            elif is_regular(path) is False:
+                if irregular is not None:
+                    irregular.append(path)
+            else:
+                yield path
 
 
 def _identity(path: str) -> str:
@@ -112,18 +170,25 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
         if path == STDIN:
             add(STDIN)
         elif os.path.isdir(path):
-            found = list(walk(path, include, exclude, skipped=result.skipped))
+            found = list(walk(path, include, exclude, skipped=result.skipped,
+                              irregular=result.irregular))
             if not found:
                 result.problems.append(f"{path}: no log files in this folder")
             for file in found:
                 add(file)
         elif os.path.exists(path):
-            add(path)
+            if is_regular(path) is False:
+                result.problems.append(f"{path}: {NOT_REGULAR}, skipped")
+            else:
+                add(path)
         elif has_glob(path):
             matches = sorted(glob.glob(path, recursive=True))
             files = [m for m in matches if os.path.isfile(m)]
+            result.irregular += [m for m in matches if is_regular(m) is False
+                                 and not os.path.isdir(m)]
             for folder in (m for m in matches if os.path.isdir(m)):
-                files.extend(walk(folder, include, exclude, skipped=result.skipped))
+                files.extend(walk(folder, include, exclude, skipped=result.skipped,
+                                  irregular=result.irregular))
             if not files:
                 result.problems.append(f"{path}: no file matches")
             for file in files:
@@ -133,28 +198,32 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
     return result
 
 
-def open_binary(path: str) -> BinaryIO:
-    """Open a source for reading bytes; ``.gz``, ``.bz2`` and ``.xz`` files are decompressed
-    on the fly.
+@contextlib.contextmanager
+def open_binary(path: str) -> Iterator[BinaryIO]:
+    """Open a source for reading bytes, as a context manager; ``.gz``, ``.bz2`` and ``.xz``
+    files are decompressed on the fly. Files are opened with ``open_regular`` (never blocks);
+    standard input is read as it is, and left open.
 
     Raises:
         UnsupportedCompression: another compressed format (e.g. ``.zst``).
+        NotRegularFile: not a regular file (a FIFO, a device...).
         OSError: it cannot be opened.
     """
     if path == STDIN:
-        return _maybe_decompressed(sys.stdin.buffer)
+        yield _maybe_decompressed(sys.stdin.buffer)
+        return
     suffix = os.path.splitext(path)[1]
-    if suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if suffix == ".bz2":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if suffix == ".xz":
-        return _XzFile(path, "rb")  # type: ignore[return-value]
-    if is_compressed(path):
+    decompress = _DECOMPRESSORS.get(suffix)
+    if decompress is None and is_compressed(path):
         raise UnsupportedCompression(
             errno.EINVAL, f"{suffix} compressed files are not supported", path
         )
-    return Path(path).open("rb")
+    with os.fdopen(open_regular(path), "rb") as raw:
+        if decompress is None:
+            yield raw
+        else:
+            with decompress(raw) as stream:
+                yield stream
 
 
 def _gunzip(raw: BinaryIO) -> BinaryIO:
@@ -174,6 +243,9 @@ _MAGIC: tuple[tuple[bytes, Callable[[BinaryIO], BinaryIO]], ...] = (
     (b"BZh", _bunzip),
     (b"\xfd7zXZ\x00", _unxz),
 )
+_DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    ".gz": _gunzip, ".bz2": _bunzip, ".xz": _unxz,
+}
 
 
 def _maybe_decompressed(stream: BinaryIO) -> BinaryIO:

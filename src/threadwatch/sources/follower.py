@@ -17,6 +17,7 @@ import os
 from threadwatch.events import Event
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Notice, Scanner
+from threadwatch.sources.files import NotRegularFile, open_regular
 from threadwatch.sources.identity import (
     FileId,
     ends_line_at,
@@ -26,7 +27,6 @@ from threadwatch.sources.identity import (
 from threadwatch.store import Checkpoint
 
 CHUNK_BYTES = 1 << 20
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
 class Follower:
@@ -170,7 +170,10 @@ class Follower:
             status.st_size == self._position and status.st_mtime_ns == self._mtime
         ):
             return None
-        fd = os.open(self.path, _OPEN_FLAGS)
+        try:
+            fd = open_regular(self.path)
+        except NotRegularFile:  # replaced by a FIFO or a device between stat and open
+            return None
         if FileId.of(os.fstat(fd)) != self.file_id:  # replaced between stat and open
             os.close(fd)
             return None
@@ -206,9 +209,11 @@ class Follower:
 
 
 def open_file(path: str) -> int:
-    """Open a file to follow.
+    """Open a file to follow, never blocking (a FIFO swapped in after discovery looked at the
+    path is refused, not waited on).
 
     Raises:
+        NotRegularFile: it is not a regular file.
         OSError: it cannot be opened.
     """
-    return os.open(path, _OPEN_FLAGS)
+    return open_regular(path)

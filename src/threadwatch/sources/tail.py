@@ -90,7 +90,7 @@ class TailSource:
         self._young: dict[str, int] = {}
         self._released: list[str] = []
         self._first_discovery = True
-        self.problems: list[str] = []
+        self.problems: list[str] = list(roots.problems)  # said at the first step
         self.needs_rescan = False
         for checkpoint in store.load():
             if checkpoint.live:
