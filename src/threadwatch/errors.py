@@ -1,6 +1,6 @@
 """The one exception tree of threadwatch. Foreign errors are translated at the boundary.
 
-    ThreadwatchError            anything threadwatch reports as a one-line error
+    ThreadwatchError            anything threadwatch reports on purpose, one line per problem
      ├── ConfigError            the config file is unreadable or invalid (every key at fault)
      ├── SourceError            a path to read is missing or unreadable
      ├── StateError             the tail state file (checkpoints) cannot be opened or written

@@ -109,7 +109,7 @@ class AlertsConfig(_Model):
     """``[alerts]``: hold, repeat and grouping times, event rules, sinks and delivery."""
 
     hold_seconds: float = Field(120.0, ge=0, le=DAY)
-    repeat_seconds: float = Field(3600.0, ge=10, le=WEEK)
+    repeat_seconds: float = Field(3600.0, ge=1, le=WEEK)
     group_wait_seconds: float = Field(10.0, ge=0, le=HOUR)
     # An event alert resolves after this long without a new matching event.
     event_quiet_seconds: float = Field(600.0, gt=0, le=WEEK)
