@@ -125,12 +125,11 @@ def tail(
 
     Exit code: 0 when stopped by SIGINT/SIGTERM, 3 on error.
     """
-    import logging  # noqa: PLC0415 - only tail logs to stderr
-
     from threadwatch.follow import TailOptions, tail_logs  # noqa: PLC0415 - rich is slow to import
+    from threadwatch.safelog import log_to_stderr  # noqa: PLC0415 - only tail logs to stderr
 
     settings = _config(config)
-    logging.basicConfig(level=logging.WARNING, format="threadwatch: %(message)s")
+    log_to_stderr()  # every threadwatch.* logger, one safe line per message
     try:
         tail_logs(paths, settings, output=output.value if output else None,
                   options=TailOptions(state_path=state, from_end=from_end))

@@ -1,6 +1,7 @@
 """Terminal output: rich tables of verdicts.
 
-Log text and paths go through ``safe_text`` before they reach the terminal.
+Paths, log text and the config's ``why`` texts go through ``safe_text`` before they reach the
+terminal (rich passes escape sequences through), and only as ``Text``, never as markup.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def report_table(report: Report) -> Group:
     for reason in report.total.verdict.reasons:
         reasons.append("  ")
         reasons.append(reason.level.label.upper(), style=LEVEL_STYLE[reason.level])
-        reasons.append(f" {reason.describe()}")
-        reasons.append(f" ({reason.why})\n" if reason.why else "\n")
+        reasons.append(f" {safe_text(reason.describe())}")
+        reasons.append(f" ({safe_text(reason.why)})\n" if reason.why else "\n")
     if not reasons.plain:
         reasons.append("  no rule fired\n")
     for source in report.sources:
@@ -104,7 +105,7 @@ def report_table(report: Report) -> Group:
         if deciding:
             reasons.append(f"  {names[source.scope]}: ")
             reasons.append(source.verdict.level.label.upper(), style=LEVEL_STYLE[deciding[0].level])
-            reasons.append(" " + "; ".join(r.describe() for r in deciding) + "\n")
+            reasons.append(" " + "; ".join(safe_text(r.describe()) for r in deciding) + "\n")
         for note in source.notes:
             reasons.append(f"  {names[source.scope]}: {safe_text(note)}\n", style="dim")
     return Group(table, Text("why:", style="bold"), reasons)

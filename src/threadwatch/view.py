@@ -140,7 +140,8 @@ def live_table(
     title = "threadwatch tail" + (f" ({mode})" if mode else "")
     if folder:
         title += f" — {safe_text(folder)}"
-    table = Table(title=title, title_justify="left")
+    # a Text, not a str: rich would read a folder named "[/]" as markup (and fail)
+    table = Table(title=Text(title, style="table.title"), title_justify="left")
     for header, justify in [
         ("source", "left"), ("level", "left"), ("batches", "right"), ("overload", "right"),
         ("sequential", "right"), ("thread errors", "right"), ("last event", "left"),

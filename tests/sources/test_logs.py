@@ -13,21 +13,29 @@ from threadwatch.sources.logs import LOGGER_NAME, logger
 SRC = Path(__file__).resolve().parents[2] / "src" / "threadwatch"
 
 
-def test_messages_and_arguments_lose_their_escapes(caplog: pytest.LogCaptureFixture) -> None:
+def test_messages_and_arguments_show_their_controls_as_escapes(
+        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     logger.warning("%s: cannot read", "run\x1b]0;PWNED\x07\x1b[2J.log")
-    logger.warning("bell\x07 and \x1b[31mred\x1b[0m")
-    assert [r.getMessage() for r in caplog.records] == ["run.log: cannot read", "bell and red"]
+    logger.warning("bell\x07 and \x1b[31mred\x1b[0m\nthreadwatch: forged")
+    assert [r.getMessage() for r in caplog.records] == [
+        r"run\x1b]0;PWNED\x07\x1b[2J.log: cannot read",
+        r"bell\x07 and \x1b[31mred\x1b[0m\nthreadwatch: forged"]
     assert "\x1b" not in caplog.text and "\x07" not in caplog.text
+    assert len(caplog.text.splitlines()) == 2
 
 
-def test_tracebacks_lose_their_escapes(caplog: pytest.LogCaptureFixture) -> None:
+def test_tracebacks_show_their_controls_as_escapes_indented(
+        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     try:
-        raise OSError("run\x1b[2J.log")
+        raise OSError("run\x1b[2J.log\nthreadwatch: forged")
     except OSError:
         logger.exception("failed")
-    assert "\x1b" not in caplog.text and "run.log" in caplog.text
+    lines = caplog.text.splitlines()
+    assert "\x1b" not in caplog.text
+    assert r"    OSError: run\x1b[2J.log" in lines and "    threadwatch: forged" in lines
+    assert [line for line in lines[1:] if not line.startswith("    ")] == []
 
 
 def test_tail_modules_log_only_through_the_safe_logger() -> None:

@@ -23,7 +23,6 @@ save and still releases the sinks and the file.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import random
 import socket
@@ -43,8 +42,9 @@ from threadwatch.errors import OutboxError
 from threadwatch.events import Event
 from threadwatch.health.rules import Level
 from threadwatch.health.window import LevelChange, ScopeHealth
+from threadwatch.safelog import safe_logger
 
-log = logging.getLogger("threadwatch.alerts")
+log = safe_logger("threadwatch.alerts")
 
 Clock = Callable[[], float]
 

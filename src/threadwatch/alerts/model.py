@@ -9,6 +9,7 @@ how the outbox stores them.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from threadwatch.health.rules import Reason
+from threadwatch.text import safe_block, safe_text
 
 SCHEMA = "threadwatch.alert/v1"
 
@@ -64,6 +66,11 @@ class AlertReason:
             "operator": self.operator, "threshold": self.threshold, "why": self.why,
             "text": self.text,
         }
+
+    def escaped(self) -> AlertReason:
+        """This reason with its texts through ``safe_text``."""
+        return dataclasses.replace(self, metric=safe_text(self.metric), why=safe_text(self.why),
+                                   text=safe_text(self.text))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlertReason:
@@ -126,6 +133,17 @@ class Alert:
             "occurrences": self.occurrences,
         }
 
+    def escaped(self) -> Alert:
+        """This alert as sinks send it: control and bidi characters in its texts (key, rule,
+        scope, summary, reasons) written as visible escapes (``text.safe_text``); samples keep
+        their newlines and tabs. A file name or log line must not drive a receiver's terminal,
+        label or chat; the escaping is the same everywhere, so keys stay stable."""
+        return dataclasses.replace(
+            self, key=safe_text(self.key), rule=safe_text(self.rule),
+            scope=safe_text(self.scope), summary=safe_text(self.summary),
+            reasons=tuple(reason.escaped() for reason in self.reasons),
+            samples=tuple(safe_block(sample) for sample in self.samples))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Alert:
         return cls(
@@ -168,6 +186,11 @@ class Notification:
             "created_at_epoch": self.created_at,
             "alerts": [alert.as_dict() for alert in self.alerts],
         }
+
+    def escaped(self) -> Notification:
+        """This notification as sinks send it (``Alert.escaped``; the host too)."""
+        return dataclasses.replace(self, alerts=tuple(alert.escaped() for alert in self.alerts),
+                                   host=safe_text(self.host))
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), sort_keys=True)

@@ -10,7 +10,6 @@ which is how tests and ``alert-test`` use it without sleeping.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -19,8 +18,9 @@ from threadwatch.alerts.outbox import Delivery, Outbox
 from threadwatch.alerts.settings import DeliveryConfig
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.errors import DeliveryError
+from threadwatch.safelog import safe_logger
 
-log = logging.getLogger("threadwatch.alerts")
+log = safe_logger("threadwatch.alerts")
 
 Clock = Callable[[], float]
 MAX_PER_PASS = 20  # per sink: a long backlog must not starve the other sinks

@@ -9,6 +9,9 @@ late must still arrive firing; a repeat extends it; if threadwatch dies, Alertma
 it by itself); a resolved one with its real end time,
 which is now or past, so Alertmanager marks it resolved. Since the severity is a label, a
 change of level also ends the alert under the previous severity.
+
+Labels and annotations carry no control or bidi character: they are written as visible escapes
+(``Alert.escaped``), since Alertmanager passes them on to every receiver and UI.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def alertmanager_body(notification: Notification, firing_ttl_seconds: float,
     """The list of postable alerts for one notification sent at ``sent_at`` (default: when it
     was made). A firing alert ends ``firing_ttl_seconds`` after the later of the two."""
     body = []
+    notification = notification.escaped()  # no raw control or bidi character in a label
     now = notification.created_at
     firing_from = now if sent_at is None else max(now, sent_at)
     for alert in notification.alerts:
