@@ -5,31 +5,36 @@ error text is passed on and exceptions are raised ``from None``: a printed trace
 carry the URL either. Only the exception's class name and the receiver's status (and a short
 piece of its answer) are kept.
 
-The receiver's answer is itself a leak risk: many servers echo the request path in an error
-page (Express: ``Cannot POST /hooks/T0001/B0002/s3cr3tTOKEN``), and the answer ends up in the
-outbox's ``last_error``, tail's log and ``threadwatch alerts``. So a non-2xx answer keeps its
-status code, and its first characters only when they contain no part of the URL that may be
-secret (its path, any path segment of 3 or more characters except those the sink appended
-itself, such as Alertmanager's ``api/v2/alerts``, user-info, query names and values, fragment;
-compared case-insensitively, raw, percent-decoded and without control characters). Otherwise
-only the status and reason phrase are kept.
+The receiver's answer is itself a leak risk: many servers echo the request in an error page
+(Express: ``Cannot POST /hooks/T0001/B0002/s3cr3tTOKEN``; others the headers, among them
+``Authorization: Basic …`` made from the URL's user-info), plain or encoded, and the answer
+ends up in the outbox's ``last_error``, tail's log and ``threadwatch alerts``. This is the one
+place where a receiver's text enters threadwatch, so it is made safe here, before anything
+stores or logs it: the start of the body (``_WINDOW_CHARS``) goes through the sink's
+``Redactor`` (every form of the URL's secret parts and of the sink's other secrets, matched
+before and after decoding entities, percent-encoding and base64; see ``secrets``), and only
+then is it cut to ``_ANSWER_CHARS``. If a secret can still be read in it (split by spaces),
+only the status and reason phrase are kept. The kept text holds no control characters.
 """
 
 from __future__ import annotations
 
 import email.utils
+import re
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
-from threadwatch.alerts.secrets import Secret
+from threadwatch.alerts.secrets import Redactor, Secret
 from threadwatch.errors import DeliveryError
 
 USER_AGENT = "threadwatch-alerts/1"
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _ANSWER_CHARS = 80
+_WINDOW_CHARS = 4096  # of the body, redacted before the cut (a cut must not split a secret)
+_LAST_WORD = re.compile(r"\S+\Z")
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -49,50 +54,30 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
-_MIN_FRAGMENT_CHARS = 3  # shorter URL parts ("v1", "a") match too much innocent text
-
-
-def _url_fragments(url: str, public: frozenset[str] = frozenset()) -> set[str]:
-    """The parts of ``url`` that may be secret, lower-cased, raw and percent-decoded; path
-    segments in ``public`` (added by the sink itself, e.g. ``api/v2/alerts``) are left out."""
+def _reason(status: int) -> str:
     try:
-        parts = urlsplit(url)
+        return HTTPStatus(status).phrase
     except ValueError:
-        return {url.lower()}
-    pieces = [url, parts.path, parts.query, parts.fragment, parts.netloc.rpartition("@")[0]]
-    pieces += [segment for segment in parts.path.split("/") if segment not in public]
-    pieces += [parts.username or "", parts.password or ""]
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        pieces += [name, value]
-    found: set[str] = set()
-    for piece in pieces:
-        for form in (piece, unquote(piece)):
-            lowered = form.strip().lower()
-            if len(lowered) >= _MIN_FRAGMENT_CHARS:
-                found.add(lowered)
-    return found
+        return ""
 
 
-def _printable(text: str) -> str:
-    return "".join(ch for ch in text if ch.isprintable())
-
-
-def _answer(response: httpx.Response, url: str, public: frozenset[str] = frozenset()) -> str:
-    """``: <start of the body>`` if it repeats no part of ``url``, else `` <reason phrase>``."""
-    text = _printable(response.text[:_ANSWER_CHARS]).strip()
-    # more than the kept start is checked (the cut may split a secret in two), also as kept
-    # (without control characters, which could otherwise split a secret for the check)
-    whole = response.text[:_ANSWER_CHARS + 4096]
-    forms = {form.lower() for form in (whole, unquote(whole), _printable(whole))}
-    fragments = _url_fragments(url, public)
-    if text and not any(fragment in form for fragment in fragments for form in forms):
-        return f": {text}"
-    try:
-        reason = HTTPStatus(response.status_code).phrase
-    except ValueError:
-        reason = ""
-    withheld = " (answer not shown: it repeats part of the URL)" if text else ""
-    return f" {reason}{withheld}" if reason else withheld
+def _answer(response: httpx.Response, redactor: Redactor) -> str:
+    """``: <start of the body, secrets redacted>``, or `` <reason phrase>`` when the body is
+    empty or a secret can still be read in it after redaction."""
+    body = response.text
+    window = body[:_WINDOW_CHARS]
+    if len(body) > _WINDOW_CHARS:  # its last word may be the start of a secret the cut split
+        window = _LAST_WORD.sub("", window)
+    text = redactor.redact(window).strip()
+    reason = _reason(response.status_code)
+    if text and redactor.leaks(text):
+        withheld = " (answer not shown: it repeats a secret)"
+        return f" {reason}{withheld}" if reason else withheld
+    if not text:
+        return f" {reason}" if reason else ""
+    if len(text) > _ANSWER_CHARS:
+        text = text[:_ANSWER_CHARS] + "…"
+    return f": {text}"
 
 
 class HttpPoster:
@@ -104,12 +89,14 @@ class HttpPoster:
         verify_tls: verify HTTPS certificates (turn off only for a private test receiver).
         public_segments: path segments of ``url`` that are not secret (the sink appended them),
             so an answer that repeats them is still shown.
+        secrets: the sink's other secrets (an HMAC key), redacted from answers too.
     """
 
     def __init__(self, url: Secret, timeout_seconds: float, verify_tls: bool,
-                 public_segments: frozenset[str] = frozenset()) -> None:
+                 public_segments: frozenset[str] = frozenset(),
+                 secrets: Iterable[Secret] = ()) -> None:
         self._url = url
-        self._public = public_segments
+        self._redactor = Redactor.for_sink(url, secrets, public_segments)
         self._client = httpx.Client(timeout=timeout_seconds, verify=verify_tls,
                                     follow_redirects=False, headers={"User-Agent": USER_AGENT})
 
@@ -130,7 +117,7 @@ class HttpPoster:
             return
         status = response.status_code
         raise DeliveryError(
-            f"HTTP {status}{_answer(response, self._url.reveal(), self._public)}",
+            f"HTTP {status}{_answer(response, self._redactor)}",
             retryable=status in _RETRY_STATUS,
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )

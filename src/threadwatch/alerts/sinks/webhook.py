@@ -34,11 +34,12 @@ class WebhookSink:
 
     def __init__(self, url: Secret, secret: Secret | None = None, timeout_seconds: float = 10.0,
                  verify_tls: bool = True) -> None:
-        self._poster = HttpPoster(url, timeout_seconds, verify_tls)
+        self._poster = HttpPoster(url, timeout_seconds, verify_tls,
+                                  secrets=() if secret is None else (secret,))
         self._secret = secret
 
     def send(self, notification: Notification) -> None:
-        body = json.dumps(notification.as_dict(), sort_keys=True).encode()
+        body = json.dumps(notification.escaped().as_dict(), sort_keys=True).encode()
         headers = {"Content-Type": "application/json"}
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = signature(self._secret.reveal(), body)
