@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -49,6 +50,29 @@ def test_slack_sink_escapes_log_text_so_nobody_is_pinged(httpserver: HTTPServer)
     raw = httpserver.log[0][0].get_data(as_text=True)
     assert "<!channel>" not in raw
     assert "&lt;!channel&gt; &amp; co" in raw
+
+
+def test_slack_sink_keeps_a_hostile_log_line_inside_its_code_block(
+        httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(SECRET_PATH, method="POST").respond_with_data("ok")
+    notification = _notification()
+    line = "run_batt.py:1: done ```` *pwned* <http://evil.example|click> `````` \x1b[2J end"
+    alert = dataclasses.replace(notification.alerts[0], samples=(line,))
+    sink = SlackSink(Secret(httpserver.url_for(SECRET_PATH)))
+    try:
+        sink.send(dataclasses.replace(notification, alerts=(alert,)))
+    finally:
+        sink.close()
+    body = json.loads(httpserver.log[0][0].get_data())
+    [code] = [block["text"]["text"] for block in body["attachments"][0]["blocks"]
+              if block.get("text", {}).get("text", "").startswith("```")]
+    # Slack ends a code block at any three backticks: only the two fences may hold any
+    assert code.startswith("```\n") and code.endswith("\n```"), code
+    assert "``" not in code[3:-3], code
+    assert "<http" not in code and "\x1b" not in code, code
+    assert code.replace("\u200b", "") == (
+        "```\nrun_batt.py:1: done ```` *pwned* &lt;http://evil.example|click&gt; `````` "
+        "\\x1b[2J end\n```")
 
 
 def test_webhook_body_is_the_documented_schema_and_signed(httpserver: HTTPServer) -> None:
