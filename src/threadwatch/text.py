@@ -50,7 +50,3 @@ def safe_block(text: str) -> str:
     """Like ``safe_text``, but newlines and tabs are kept (a block of lines)."""
     return _UNSAFE_IN_BLOCK.sub(_visible, text)
 
-
-def has_unsafe(text: str) -> bool:
-    """Whether ``safe_text`` would change ``text``."""
-    return _UNSAFE.search(text) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import datetime
@@ -98,3 +99,22 @@ def test_a_firing_alert_delivered_late_still_ends_a_ttl_after_sending(
     firing, resolved = json.loads(httpserver.log[0][0].get_data())
     assert _seconds(firing["endsAt"]) == clock.now + 600  # firing when it arrives
     assert _seconds(resolved["endsAt"]) == made  # a resolution keeps its real end
+
+
+def test_labels_and_annotations_reach_alertmanager_without_controls(
+        alertmanager: str, clock: FakeClock) -> None:
+    marker = uuid.uuid4().hex[:8]
+    scope = f"host-{marker}.log\nthreadwatch: all clear\u202e\x1b]0;x\x07"
+    alert = dataclasses.replace(_alert(scope, clock.now, Status.FIRING),
+                                samples=("MemoryError \x1b[31m\u2066red",))
+    _send(alertmanager, Notification((alert,), clock.now, "h\x1b[2J"))
+    shown = scope.replace("\n", r"\n").replace("\u202e", r"\u202e").replace(
+        "\x1b", r"\x1b").replace("\x07", r"\x07")
+    answer = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5)  # (a filter would need
+    answer.raise_for_status()                                        # its backslashes escaped)
+    [found] = [a for a in answer.json() if marker in a["labels"]["scope"]]
+    assert found["labels"]["scope"] == shown
+    assert found["labels"]["threadwatch_key"] == f"level:{shown}"
+    assert found["labels"]["host"] == r"h\x1b[2J"
+    assert found["annotations"]["summary"] == f"{shown} is RED"
+    assert found["annotations"]["samples"] == r"MemoryError \x1b[31m\u2066red"

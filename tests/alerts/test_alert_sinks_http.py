@@ -104,6 +104,24 @@ def test_webhook_without_secret_sends_no_signature(httpserver: HTTPServer) -> No
     assert SIGNATURE_HEADER not in httpserver.log[0][0].headers
 
 
+def test_webhook_texts_carry_no_control_characters(httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/hook").respond_with_data("")
+    notification = _notification()
+    hostile = "/logs/a.log\nthreadwatch: all clear\u202e\x1b[2J"
+    alert = dataclasses.replace(notification.alerts[0], scope=hostile, summary=hostile,
+                                samples=("line one \x1b[31m\n\tline two",))
+    sink = WebhookSink(Secret(httpserver.url_for("/hook")))
+    try:
+        sink.send(dataclasses.replace(notification, alerts=(alert,), host="h\x07"))
+    finally:
+        sink.close()
+    body = json.loads(httpserver.log[0][0].get_data())
+    sent = body["alerts"][0]
+    shown = r"/logs/a.log\nthreadwatch: all clear\u202e\x1b[2J"
+    assert (sent["scope"], sent["summary"], body["host"]) == (shown, shown, r"h\x07")
+    assert sent["samples"] == ["line one \\x1b[31m\n\tline two"]  # a block keeps its lines
+
+
 def _send_expecting_error(url: str, timeout: float = 5.0) -> DeliveryError:
     sink = WebhookSink(Secret(url), timeout_seconds=timeout)
     try:
