@@ -130,8 +130,9 @@ def test_escape_sequences_in_file_names_never_reach_stderr(tmp_path: Path) -> No
     tail = TailProcess(str(logs), "--config", str(config), "--state", str(tmp_path / "state.db"))
     wait_until(lambda: tail.numbers() == [1], "the line after the long one")
     assert tail.finish(signal.SIGINT) == 0
-    assert f"{logs / 'run.log'}: at byte 0: " in tail.stderr  # the problem was said...
-    assert "\x1b" not in tail.stderr and "\x07" not in tail.stderr  # ...without the escapes
+    shown = str(logs / r"run\x1b]0;PWNED\x07\x1b[2J.log")
+    assert f"{shown}: at byte 0: " in tail.stderr  # the problem was said...
+    assert "\x1b" not in tail.stderr and "\x07" not in tail.stderr  # ...with visible escapes
 
 
 def test_a_reader_that_goes_away_stops_tail_quietly(tmp_path: Path) -> None:

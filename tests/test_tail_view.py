@@ -41,13 +41,14 @@ def test_each_level_change_is_one_json_line() -> None:
     assert records[0]["reasons"][0]["metric"] == "memory_errors"
 
 
-def test_live_table_strips_escape_sequences_from_log_text() -> None:
+def test_live_table_shows_escape_sequences_in_log_text_as_escapes() -> None:
     health = WindowedHealth(CONFIG, 900)
     health.add(BATCH._replace(text="run_batt.py:475: \x1b]0;pwned\x07\x1b[31mred"), 1.0)
     console = Console(file=io.StringIO(), width=200, color_system=None)
     console.print(live_table(health.snapshot(2.0), 2.0))
     shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "\x1b" not in shown and "pwned" not in shown and "red" in shown
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert r"\x1b]0;pwned\x07\x1b[31mred" in shown
     assert "1s ago batch" in shown
 
 
@@ -93,3 +94,12 @@ def test_live_view_redraws_at_most_every_refresh_interval() -> None:
         view.tick(now)
     view.close()
     assert calls == [0.0, 0.5, 1.0]
+
+
+def test_a_folder_name_is_never_read_as_markup() -> None:
+    health = WindowedHealth(CONFIG, 900)
+    for name in ("/logs[/bold]x/a.log", "/logs[/bold]x/b.log"):
+        health.add(BATCH._replace(source=name), 1.0)
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(live_table(health.snapshot(1.0), 1.0))  # "[/bold]" closes no open tag
+    assert "— /logs[/bold]x" in console.file.getvalue()  # type: ignore[attr-defined]
