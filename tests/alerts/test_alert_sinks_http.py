@@ -10,6 +10,7 @@ import socket
 import time
 
 import pytest
+from alert_helpers import TricklingReceiver
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -244,3 +245,21 @@ def test_an_alertmanager_answer_naming_its_api_path_is_shown(httpserver: HTTPSer
     finally:
         sink.close()
     assert caught.value.problem == "HTTP 400: bad request: alerts must have labels"
+
+
+def test_a_receiver_trickling_its_answer_is_cut_at_the_total_deadline() -> None:
+    # every byte comes well within the per-read timeout; the whole answer never does
+    with TricklingReceiver(interval=0.1, give_up_seconds=10) as receiver:
+        sink = WebhookSink(Secret(receiver.url(SECRET_PATH)), timeout_seconds=1.0)
+        started = time.monotonic()
+        try:
+            with pytest.raises(DeliveryError) as caught:
+                sink.send(_notification())
+        finally:
+            sink.close()
+        elapsed = time.monotonic() - started
+    assert receiver.requests == 1
+    assert elapsed < 2.0, elapsed
+    assert caught.value.retryable
+    assert caught.value.problem == "timed out: no complete answer within 1 s (deadline)"
+    assert "s3cr3t" not in str(caught.value)
