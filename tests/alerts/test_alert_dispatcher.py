@@ -193,3 +193,54 @@ def test_closing_sends_nothing_but_keeps_the_group_in_the_outbox(tmp_path: Path,
     outbox = Outbox(tmp_path / "s.db")
     assert outbox.counts()[PENDING] == 1
     outbox.close()
+
+
+def test_sink_states_say_since_when_a_sink_fails_and_why_until_it_delivers_again(
+        tmp_path: Path, clock: FakeClock) -> None:
+    sink = MemorySink()
+    sink.fail_next(2)
+    config = alerts_config(hold_seconds=0, group_wait_seconds=0,
+                           delivery={"backoff_initial_seconds": 1, "backoff_max_seconds": 1})
+    dispatcher = _dispatcher(tmp_path / "s.db", sink, clock, config)
+    try:
+        [state] = dispatcher.sink_states()
+        assert (state.sink, state.ok, state.last_error) == ("mem", True, None)
+        _go_red(dispatcher, "total", clock.now)
+        failed_at = clock.now
+        dispatcher.tick(clock.now)
+        dispatcher.tick(clock.advance(1))
+        [state] = dispatcher.sink_states()
+        assert (state.ok, state.failing_since, state.failed_attempts, state.last_error) == (
+            False, failed_at, 2, "HTTP 503")
+        dispatcher.tick(clock.advance(1))
+        [state] = dispatcher.sink_states()
+    finally:
+        dispatcher.close()
+    assert (state.ok, state.failed_attempts, state.last_delivered_at) == (True, 0, clock.now)
+    assert len(sink.sent) == 1
+
+
+def test_a_group_is_saved_as_events_arrive_and_a_new_dispatcher_sends_it_once(
+        tmp_path: Path, clock: FakeClock) -> None:
+    config = alerts_config(hold_seconds=0, group_wait_seconds=600)
+    memory_error = Event(Kind.MEMORY_ERROR, "a.log", 0, text="MemoryError")
+    outbox = Outbox(tmp_path / "s.db")
+    first = AlertDispatcher(config, outbox, {"mem": MemorySink()}, clock, background=False)
+    first.on_events([memory_error], clock.now)  # before tail saves the line's checkpoint
+    reader = Outbox(tmp_path / "s.db")
+    saved, _ = reader.saved_group()
+    reader.close()
+    assert [alert.key for alert in saved] == ["event:memory-error:a.log"]
+    outbox.close()  # the process dies inside group_wait: `first` is never closed
+
+    sink = MemorySink()
+    second = _dispatcher(tmp_path / "s.db", sink, clock, config)
+    second.tick(clock.advance(1))
+    second.on_events([memory_error], clock.advance(1))  # the same episode: no second firing
+    second.tick(clock.advance(700))
+    second.close()
+    assert [(n.alerts[0].key, n.alerts[0].transition) for n in sink.sent] == [
+        ("event:memory-error:a.log", Transition.FIRING)]
+    reader = Outbox(tmp_path / "s.db")
+    assert reader.saved_group() == ([], 0.0)
+    reader.close()

@@ -9,13 +9,19 @@ escalation of a not-yet-sent firing alert is sent as that firing alert at the ne
 a not-yet-sent firing alert resolved before the group left is dropped with its resolution
 (the receiver was never told, so it need not be told it is over).
 
+The group is saved in the state file whenever it changes, and the alerts that events make
+are made (and saved) as the events arrive, in ``on_events``: ``tail`` calls that before it
+saves the checkpoints of the lines, so a line whose alert is still inside ``group_wait`` is
+never past its checkpoint with the alert only in memory. A new dispatcher on the same file sends
+a saved group at its first tick.
+
 Firing alerts are remembered in the state file; a new dispatcher on the same file resumes
-them (repeats and resolution, no second *firing*), and the sender delivers what an earlier
-process left pending.
+them (repeats and resolution, no second *firing*), and the senders deliver what an earlier
+process left pending, one thread per sink.
 
 When the state file cannot be written (``OutboxError``: locked past the busy timeout, disk
-full), ``flush`` keeps the group in memory and raises; ``tick`` logs it once and tries again
-on every following tick until the write succeeds, so nothing is lost while ``tail`` runs
+full), ``flush`` keeps the group in memory and raises; the dispatcher logs it once and tries
+again on every following call until the write succeeds, so nothing is lost while ``tail`` runs
 (new alerts join the waiting group). Only ``close`` gives up: it logs the alerts it could not
 save and still releases the sinks and the file.
 """
@@ -32,7 +38,7 @@ from pathlib import Path
 from threadwatch.alerts.model import Alert, Notification, Status, Transition
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.rules import AlertRules
-from threadwatch.alerts.sender import BackgroundSender, Sender
+from threadwatch.alerts.sender import BackgroundSender, Sender, SinkState, stop_all
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
@@ -45,6 +51,7 @@ from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.safelog import safe_logger
 
 log = safe_logger("threadwatch.alerts")
+_BUSY_SECONDS = 5.0  # the outbox's busy timeout (``Outbox``'s default)
 
 Clock = Callable[[], float]
 
@@ -73,24 +80,41 @@ class AlertDispatcher:
         self._host = host or config.host or socket.gethostname()
         self._now = clock()
         self._rules = AlertRules(config)
-        for alert, sent_at in outbox.active():
+        active = {alert.key: (alert, sent_at) for alert, sent_at in outbox.active()}
+        saved, opened = outbox.saved_group()
+        for alert in saved:  # newer than what was active: its episode is as the group says
+            if alert.status is Status.RESOLVED:
+                active.pop(alert.key, None)
+            else:
+                active[alert.key] = (alert, opened)
+        for alert, sent_at in active.values():
             self._rules.restore(alert, sent_at, self._now)
-        self._group: dict[str, Alert] = {}
-        self._group_opened = 0.0
-        self._failing = False  # the last outbox write from tick failed (logged once)
+        self._group: dict[str, Alert] = {alert.key: alert for alert in saved}
+        # a saved group waited long enough already: the first tick sends it
+        self._group_opened = float("-inf") if saved else 0.0
+        self._group_changed = False  # since it was last saved
+        self._failing = False  # the last outbox write failed (logged once)
         intervals = {name: config.sinks[name].min_interval_seconds
                      for name in self._sinks if name in config.sinks}
         self.sender = Sender(outbox, self._sinks, intervals, config.delivery, rng)
-        self._background: BackgroundSender | None = None
+        self._background: list[BackgroundSender] = []
         if background:
-            self._background = BackgroundSender(self.sender, clock)
-            self._background.start()
+            self._background = [BackgroundSender(one, clock) for one in self.sender.sinks]
+            for thread in self._background:
+                thread.start()
+
+    def sink_states(self) -> list[SinkState]:
+        """How delivery to each sink is going (ok, or failing since when and why)."""
+        return self.sender.states()
 
     # -- the Consumer protocol --------------------------------------------------------------
 
     def on_events(self, events: Sequence[Event], at: float) -> None:
         self._now = max(self._now, at)
         self._rules.observe_events(events, at)
+        # made now, not at the next tick: saved before tail saves these lines' checkpoints
+        self._add(self._rules.due(at), at)
+        self._settle(at, send=False)
 
     def on_changes(self, changes: Sequence[LevelChange], health: Sequence[ScopeHealth]) -> None:
         at = max((change.at for change in changes), default=self._now)
@@ -110,42 +134,58 @@ class AlertDispatcher:
             for scope in self._rules.level_scopes():
                 if scope not in seen:
                     self._add(self._rules.observe_level(scope, Level.GREEN, None, at), at)
+        self._settle(at, send=False)
 
     def tick(self, now: float) -> None:
         self._now = max(self._now, now)
         self._add(self._rules.due(now), now)
-        try:
-            if self._group and now - self._group_opened >= self._config.group_wait_seconds:
-                self.flush(now)
-            if self._background is None:
-                self.sender.deliver_due(now)
-        except OutboxError as exc:  # the group is kept: the next tick tries again
-            if not self._failing:
-                log.warning("alerts: %s; %d alert(s) kept in memory, retrying", exc,
-                            len(self._group))
-            self._failing = True
-            return
-        if self._failing:
-            log.warning("alerts: the alert state file is writable again")
-            self._failing = False
+        if self._settle(now) and not self._background:
+            self.sender.deliver_due(now)
 
     def close(self) -> None:
-        """Put what is grouped into the outbox now, stop the sender (what it has not
+        """Put what is grouped into the outbox now, stop the senders (what they have not
         delivered stays pending for the next run), release sinks and the state file.
-        Alerts that cannot be put into the outbox now are logged and lost."""
+        Alerts that cannot be put into the outbox now stay in the saved group if they were
+        saved (the next run sends them); the others are logged and lost."""
         try:
             self.flush(self._now)
         except OutboxError as exc:
-            log.error("alerts: %s; %d alert(s) not saved: %s", exc, len(self._group),
-                      ", ".join(self._group))
-        stopped = True
-        if self._background is not None:
-            timeout = max((s.timeout_seconds for s in self._config.sinks.values()), default=1.0)
-            stopped = self._background.stop(timeout + 1.0)
+            if self._group_changed:
+                log.error("alerts: %s; %d alert(s) not saved: %s", exc, len(self._group),
+                          ", ".join(self._group))
+            else:
+                log.error("alerts: %s; %d alert(s) kept in the saved group for the next run",
+                          exc, len(self._group))
+        # an attempt in flight ends by its sink's deadline; then marking it may wait for the
+        # state file's busy timeout
+        timeout = max((s.timeout_seconds for s in self._config.sinks.values()), default=1.0)
+        stopped = stop_all(self._background, timeout + _BUSY_SECONDS + 1.0)
         for sink in self._sinks.values():
             sink.close()
         if stopped:  # a hung sender thread may still use the connection; the process exit ends it
             self._outbox.close()
+
+    def _settle(self, now: float, *, send: bool = True) -> bool:
+        """Send the group if ``send`` and it waited ``group_wait``, else save it if it changed;
+        return whether the state file took it (a failure is logged once, and tried again on
+        the next call)."""
+        try:
+            if send and self._group and (
+                    now - self._group_opened >= self._config.group_wait_seconds):
+                self.flush(now)
+            elif self._group_changed:
+                self._outbox.save_group(list(self._group.values()), self._group_opened)
+                self._group_changed = False
+        except OutboxError as exc:  # the group is kept: the next call tries again
+            if not self._failing:
+                log.warning("alerts: %s; %d alert(s) kept in memory, retrying", exc,
+                            len(self._group))
+            self._failing = True
+            return False
+        if self._failing:
+            log.warning("alerts: the alert state file is writable again")
+            self._failing = False
+        return True
 
     # -- grouping ---------------------------------------------------------------------------
 
@@ -160,12 +200,14 @@ class AlertDispatcher:
         alerts = tuple(self._group.values())
         stored = self._outbox.enqueue(Notification(alerts, now, self._host), self._sinks)
         self._group.clear()
-        if self._background is not None:
-            self._background.wake()
+        self._group_changed = False
+        for thread in self._background:
+            thread.wake()
         return stored
 
     def _add(self, alerts: Sequence[Alert], now: float) -> None:
         for alert in alerts:
+            self._group_changed = True
             if not self._group:
                 self._group_opened = now
             earlier = self._group.get(alert.key)

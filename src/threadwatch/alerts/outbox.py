@@ -7,6 +7,12 @@ Tables (created if missing; other parts of threadwatch keep their own tables in 
     alert_deliveries(id, notification_id, sink, state, attempts, next_attempt_at,
                      last_attempt_at, last_error, done_at)   state: pending|delivered|failed
     alert_active(key, body, sent_at)                   firing alerts, to resume after a restart
+    alert_group(id, opened_at, body)                   the group still in ``group_wait`` (one row)
+
+The group is saved whenever it changes, before the checkpoints of the lines that made it are
+(the dispatcher hears of lines before ``tail`` saves their checkpoints), so a ``kill -9`` inside
+``group_wait`` loses nothing: the next run sends it. ``enqueue`` clears it in the same
+transaction that stores the notification it became.
 
 Rows are delivered first-in first-out per sink, so a sink sees an alert's *firing* before its
 *resolved*. Delivery is at least once: a crash between a receiver's acceptance and the
@@ -23,14 +29,15 @@ is rolled back, so the outbox is never left half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from threadwatch.alerts.model import Alert, Notification
+from threadwatch.alerts.model import Alert, Notification, new_notification_id
 from threadwatch.errors import OutboxError
 from threadwatch.store import open_sqlite
 
@@ -58,6 +65,11 @@ CREATE TABLE IF NOT EXISTS alert_active (
     key TEXT PRIMARY KEY,
     body TEXT NOT NULL,
     sent_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_group (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    opened_at REAL NOT NULL,
+    body TEXT NOT NULL
 );
 """
 
@@ -120,27 +132,43 @@ class Outbox:
     # -- writing --------------------------------------------------------------------------
 
     def enqueue(self, notification: Notification, sinks: Iterable[str]) -> Notification:
-        """Store a notification and one pending delivery per sink; return it with its id.
+        """Store a notification and one pending delivery per sink, and clear the saved group
+        (it became this notification); return it with its id (a new UUID unless it has one)
+        and number.
 
         Raises:
             OutboxError: it could not be stored (nothing was: the transaction is rolled back).
         """
+        if notification.id is None:
+            notification = dataclasses.replace(notification, id=new_notification_id())
         with self._using("write"), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cursor = self._db.execute(
                 "INSERT INTO alert_notifications (created_at, body) VALUES (?, ?)",
                 (notification.created_at, notification.to_json()))
-            stored = Notification(notification.alerts, notification.created_at,
-                                  notification.host, cursor.lastrowid)
-            self._db.execute("UPDATE alert_notifications SET body = ? WHERE id = ?",
-                             (stored.to_json(), stored.id))
+            stored = dataclasses.replace(notification, number=cursor.lastrowid)
             self._db.executemany(
                 "INSERT INTO alert_deliveries (notification_id, sink, state, next_attempt_at)"
                 " VALUES (?, ?, ?, ?)",
-                [(stored.id, sink, PENDING, notification.created_at) for sink in sinks])
+                [(stored.number, sink, PENDING, notification.created_at) for sink in sinks])
             for alert in notification.alerts:
                 self._remember(alert, notification.created_at)
+            self._db.execute("DELETE FROM alert_group")
         return stored
+
+    def save_group(self, alerts: Sequence[Alert], opened_at: float) -> None:
+        """Replace the saved group (none if ``alerts`` is empty).
+
+        Raises:
+            OutboxError: it could not be saved (the previous one is kept).
+        """
+        with self._using("write"), self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM alert_group")
+            if alerts:
+                body = Notification(tuple(alerts), opened_at, "").to_json()
+                self._db.execute("INSERT INTO alert_group (id, opened_at, body) VALUES (1, ?, ?)",
+                                 (opened_at, body))
 
     def _remember(self, alert: Alert, sent_at: float) -> None:
         if alert.status.value == "resolved":
@@ -171,15 +199,16 @@ class Outbox:
                 " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
                 (state, now, error, done_at, next_attempt_at, delivery_id))
 
-    def expire(self, now: float, max_age_seconds: float) -> int:
-        """Mark deliveries pending for longer than ``max_age_seconds`` failed; return how many."""
+    def expire(self, now: float, max_age_seconds: float, sink: str | None = None) -> int:
+        """Mark deliveries (of ``sink``, or all) pending for longer than ``max_age_seconds``
+        failed; return how many."""
         with self._using("write"), self._db:
             cursor = self._db.execute(
                 "UPDATE alert_deliveries SET state = ?, done_at = ?,"
                 " last_error = COALESCE(last_error || '; ', '') || 'gave up: too old'"
-                " WHERE state = ? AND notification_id IN"
+                " WHERE state = ? AND (? IS NULL OR sink = ?) AND notification_id IN"
                 " (SELECT id FROM alert_notifications WHERE created_at <= ?)",
-                (FAILED, now, PENDING, now - max_age_seconds))
+                (FAILED, now, PENDING, sink, sink, now - max_age_seconds))
             return cursor.rowcount
 
     # -- reading --------------------------------------------------------------------------
@@ -219,6 +248,14 @@ class Outbox:
             rows = self._db.execute("SELECT body, sent_at FROM alert_active ORDER BY key")
             return [(Notification.from_json(body).alerts[0], float(sent_at))
                     for body, sent_at in rows.fetchall()]
+
+    def saved_group(self) -> tuple[list[Alert], float]:
+        """The group saved by ``save_group`` and when it was opened (``[]`` if none)."""
+        with self._using("read"):
+            row = self._db.execute("SELECT body, opened_at FROM alert_group").fetchone()
+        if row is None:
+            return [], 0.0
+        return list(Notification.from_json(row[0]).alerts), float(row[1])
 
     def _select(self, clause: str, params: tuple[object, ...]) -> list[Delivery]:
         with self._using("read"):
