@@ -18,7 +18,7 @@ from threadwatch.alerts.checks import sample_notification
 from threadwatch.alerts.model import Notification
 from threadwatch.alerts.secrets import Secret
 from threadwatch.alerts.sinks import AlertmanagerSink, SlackSink, WebhookSink
-from threadwatch.alerts.sinks.webhook import SIGNATURE_HEADER
+from threadwatch.alerts.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from threadwatch.errors import DeliveryError
 
 NOW = 1_800_000_000.0
@@ -78,14 +78,16 @@ def test_slack_sink_keeps_a_hostile_log_line_inside_its_code_block(
 
 def test_webhook_body_is_the_documented_schema_and_signed(httpserver: HTTPServer) -> None:
     httpserver.expect_oneshot_request("/hook").respond_with_data("")
-    sink = WebhookSink(Secret(httpserver.url_for("/hook")), Secret("k3y"))
+    sink = WebhookSink(Secret(httpserver.url_for("/hook")), Secret("k3y"), clock=lambda: NOW)
     try:
         sink.send(_notification())
     finally:
         sink.close()
     request = httpserver.log[0][0]
     raw = request.get_data()
-    expected = "sha256=" + hmac.new(b"k3y", raw, hashlib.sha256).hexdigest()
+    assert request.headers[TIMESTAMP_HEADER] == str(int(NOW))
+    signed = f"{int(NOW)}.".encode() + raw
+    expected = "v1=" + hmac.new(b"k3y", signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers[SIGNATURE_HEADER], expected)
     body = json.loads(raw)
     assert (body["schema"], body["status"], body["host"]) == ("threadwatch.alert/v1", "firing",
@@ -103,6 +105,7 @@ def test_webhook_without_secret_sends_no_signature(httpserver: HTTPServer) -> No
     finally:
         sink.close()
     assert SIGNATURE_HEADER not in httpserver.log[0][0].headers
+    assert TIMESTAMP_HEADER not in httpserver.log[0][0].headers
 
 
 def test_webhook_texts_carry_no_control_characters(httpserver: HTTPServer) -> None:

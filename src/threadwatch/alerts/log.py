@@ -22,9 +22,10 @@ class AlertLog:
     def as_json(self) -> dict[str, Any]:
         return {
             "counts": self.counts,
-            "notifications": [n.as_dict() for n in self.notifications],
+            "notifications": [{"number": n.number, **n.as_dict()} for n in self.notifications],
             "deliveries": [
-                {"id": d.id, "notification_id": d.notification.id, "sink": d.sink,
+                {"id": d.id, "notification_number": d.notification.number,
+                 "notification_id": d.notification.id, "sink": d.sink,
                  "state": d.state, "attempts": d.attempts,
                  "next_attempt_at": iso_time(d.next_attempt_at),
                  "last_attempt_at": None if d.last_attempt_at is None
@@ -58,7 +59,7 @@ def format_alert_log(log: AlertLog) -> list[str]:
              f"{counts['failed']} failed", "", "recent alerts:"]
     for notification in log.notifications:
         for alert in notification.alerts:
-            lines.append(f"  #{notification.id} {iso_time(notification.created_at)} "
+            lines.append(f"  #{notification.number} {iso_time(notification.created_at)} "
                          f"{alert.transition.value:<9} {alert.level:<6} {alert.key}: "
                          f"{alert.summary}")
     if not log.notifications:
@@ -66,7 +67,7 @@ def format_alert_log(log: AlertLog) -> list[str]:
     lines += ["", "deliveries:"]
     for d in log.deliveries:
         error = f" — {d.last_error}" if d.last_error else ""
-        lines.append(f"  #{d.notification.id} -> {d.sink:<12} {d.state:<9} "
+        lines.append(f"  #{d.notification.number} -> {d.sink:<12} {d.state:<9} "
                      f"attempts={d.attempts}{error}")
     if not log.deliveries:
         lines.append("  (none)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -159,14 +160,34 @@ class Alert:
         )
 
 
+def new_notification_id() -> str:
+    """A fresh notification id: a random UUID, so ids from different hosts and state files
+    never repeat."""
+    return str(uuid.uuid4())
+
+
+def _legacy_id(data: dict[str, Any]) -> str:
+    # Stored before ids were UUIDs (a per-file number): derived from the stored body, so it
+    # is the same on every retry.
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "threadwatch:{}:{!r}:{}".format(
+        data.get("host"), data.get("created_at_epoch"), data.get("id"))))
+
+
 @dataclass(frozen=True)
 class Notification:
-    """The alerts one message carries, from one host, created at ``created_at``."""
+    """The alerts one message carries, from one host, created at ``created_at``.
+
+    Attributes:
+        id: unique across hosts and state files (a UUID) and the same on every retry of this
+            notification, so receivers can drop duplicates by it; None until it is stored.
+        number: its row in this state file (for ``threadwatch alerts``), None until stored.
+    """
 
     alerts: tuple[Alert, ...]
     created_at: float
     host: str
-    id: int | None = field(default=None, compare=False)
+    id: str | None = field(default=None, compare=False)
+    number: int | None = field(default=None, compare=False)
 
     @property
     def status(self) -> Status:
@@ -196,7 +217,10 @@ class Notification:
         return json.dumps(self.as_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, notification_id: int | None = None) -> Notification:
+    def from_json(cls, text: str, number: int | None = None) -> Notification:
         data = json.loads(text)
+        stored_id = data.get("id")
+        if stored_id is not None and not isinstance(stored_id, str):
+            stored_id = _legacy_id(data)
         return cls(tuple(Alert.from_dict(a) for a in data["alerts"]),
-                   float(data["created_at_epoch"]), str(data["host"]), notification_id)
+                   float(data["created_at_epoch"]), str(data["host"]), stored_id, number)

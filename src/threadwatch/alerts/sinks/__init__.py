@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from threadwatch.alerts.secrets import expand, expand_url
+from threadwatch.alerts.secrets import Secret, expand, expand_url
 from threadwatch.alerts.settings import (
     AlertmanagerSinkConfig,
     AlertsConfig,
@@ -25,9 +25,17 @@ def build_sink(name: str, settings: SinkConfig, env: Mapping[str, str]) -> Sink:
     """One sink from its config table, with ``${VARIABLES}`` expanded from ``env``.
 
     Raises:
-        SinkConfigError: a variable is unset or the URL is malformed.
+        SinkConfigError: a variable is unset, the URL is malformed, or the sink refuses a
+            setting (an empty webhook secret).
     """
     url = expand_url(name, settings.url, env)
+    try:
+        return _make_sink(name, settings, url, env)
+    except ValueError as exc:  # an empty secret, an unsupported proxy: said by the sink
+        raise SinkConfigError(name, str(exc)) from exc
+
+
+def _make_sink(name: str, settings: SinkConfig, url: Secret, env: Mapping[str, str]) -> Sink:
     if isinstance(settings, SlackSinkConfig):
         return SlackSink(url, settings.timeout_seconds, settings.verify_tls,
                          settings.max_text_chars)
