@@ -244,3 +244,31 @@ def test_a_group_is_saved_as_events_arrive_and_a_new_dispatcher_sends_it_once(
     reader = Outbox(tmp_path / "s.db")
     assert reader.saved_group() == ([], 0.0)
     reader.close()
+
+
+class _ResyncingSink(MemorySink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.resyncs: list[float] = []
+
+    def resync(self, now: float) -> None:
+        self.resyncs.append(now)
+
+
+def test_a_sink_is_resynced_only_while_nothing_to_it_is_waiting(tmp_path: Path,
+                                                               clock: FakeClock) -> None:
+    sink = _ResyncingSink()
+    sink.fail_next()
+    dispatcher = _dispatcher(tmp_path / "s.db", sink, clock, alerts_config(
+        hold_seconds=0, group_wait_seconds=0, delivery={"backoff_initial_seconds": 10}))
+    try:
+        dispatcher.tick(clock.now)
+        assert sink.resyncs == [clock.now]  # an empty queue
+        _go_red(dispatcher, "total", clock.now)
+        dispatcher.tick(clock.advance(1))  # fails: retried in 5-10 s
+        dispatcher.tick(clock.advance(1))  # waiting for the retry
+        assert len(sink.resyncs) == 1
+        dispatcher.tick(clock.advance(10))  # delivered, then nothing waits
+    finally:
+        dispatcher.close()
+    assert len(sink.sent) == 1 and sink.resyncs[-1] == clock.now

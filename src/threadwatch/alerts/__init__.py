@@ -5,9 +5,9 @@
     rules.py        the state machine: hold, escalate, repeat, resolve, event rules
     dispatcher.py   the tail Consumer: rules → groups → outbox; build_alert_consumer()
     outbox.py       durable outbox in the SQLite state file
-    sender.py       delivery: backoff, Retry-After, per-sink interval, background thread
+    sender.py       delivery: backoff, Retry-After, per-sink interval, one thread per sink
     secrets.py      ${VAR} expansion; Secret hides values
-    sinks/          the Sink protocol and one module per receiver
+    sinks/          the Sink protocol, one module per receiver, HTTP with a total deadline
     checks.py, log.py   the alert-test and alerts commands' library functions
     testing.py      FakeClock, MemorySink
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from threadwatch.alerts.outbox import Delivery, Outbox
 from threadwatch.alerts.settings import DeliveryConfig
-from threadwatch.alerts.sinks.base import Sink
+from threadwatch.alerts.sinks.base import Resyncing, Sink
 from threadwatch.errors import DeliveryError
 from threadwatch.safelog import safe_logger
 
@@ -101,17 +101,30 @@ class SinkSender:
             log.warning("alerts: %d undelivered notification(s) to sink '%s' too old, marked"
                         " failed", expired, self.name)
         attempts = 0
-        for _ in range(MAX_PER_PASS):
+        while attempts < MAX_PER_PASS:
             if (stop is not None and stop.is_set()) or now < self._not_before:
                 break
             delivery = self._outbox.head(self.name)
-            if delivery is None or delivery.next_attempt_at > now:
+            if delivery is None:  # nothing waiting: the sink's state may be re-posted
+                if isinstance(self._sink, Resyncing):
+                    self._resync(self._sink, now)
+                break
+            if delivery.next_attempt_at > now:
                 break
             self._not_before = now + self._interval
             attempts += 1
             if not self._attempt(delivery, now):
                 break
         return attempts
+
+    def _resync(self, sink: Resyncing, now: float) -> None:
+        try:
+            sink.resync(now)
+        except DeliveryError as exc:  # the queue's attempts say when the sink is failing
+            log.info("alerts: sink '%s': re-posting its alerts failed (%s)", self.name,
+                     exc.problem)
+        except Exception as exc:  # a sink bug must not kill the sender
+            log.info("alerts: sink '%s': re-posting raised %s", self.name, type(exc).__name__)
 
     def _attempt(self, delivery: Delivery, now: float) -> bool:
         try:

@@ -12,6 +12,18 @@ change of level also ends the alert under the previous severity.
 
 Labels and annotations carry no control or bidi character: they are written as visible escapes
 (``Alert.escaped``), since Alertmanager passes them on to every receiver and UI.
+
+The resolved state wins, also over a post that Alertmanager processes late. A post that timed
+out on our side may still be processed after a later one (Alertmanager busy, a proxy holding
+it); a late *firing* post would re-open a resolved alert until its ``endsAt``, up to
+``firing_ttl_seconds`` (Alertmanager replaces an alert by the newest post for its label set).
+Our own posts cannot overtake each other (one sender per sink, first in first out, and a
+firing post is never sent after the resolve of the same alert). So the sink remembers the
+last state it posted for each label set and, every ``RESYNC_SECONDS`` while no delivery to it
+is waiting, posts those states again, unchanged: a stale post processed late is overridden
+within a minute. A resolved state is re-posted for ``firing_ttl_seconds`` after it was posted
+(any firing post made before it has expired by then), a firing one until its ``endsAt``; the
+memory is the process's (after a restart, the first posts start it again).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from threadwatch.alerts.model import Alert, Notification, Status, Transition, iso_time
@@ -29,6 +42,7 @@ from threadwatch.alerts.sinks.http import HttpPoster
 
 SEVERITY = {"yellow": "warning", "red": "critical"}
 TEST_TTL_SECONDS = 300.0
+RESYNC_SECONDS = 60.0  # as Prometheus re-sends its alerts
 _API_PATH = "api/v2/alerts"
 _ANNOTATION_CHARS = 4000
 _NOT_LABEL = re.compile(r"[^A-Za-z0-9_]")
@@ -91,7 +105,7 @@ def alertmanager_body(notification: Notification, firing_ttl_seconds: float,
 
 
 class AlertmanagerSink:
-    """Posts alerts to an Alertmanager.
+    """Posts alerts to an Alertmanager, and re-posts the states it posted (``resync``).
 
     Args:
         url: Alertmanager's base URL, e.g. ``http://alertmanager:9093`` (kept secret: it may
@@ -100,20 +114,53 @@ class AlertmanagerSink:
             each attempt to send it.
         timeout_seconds, verify_tls: for the request.
         clock: the current time, seconds since the epoch (inject a fake one in tests).
+        resync_seconds: how often ``resync`` re-posts the remembered states.
     """
 
     def __init__(self, url: Secret, firing_ttl_seconds: float = 7200.0,
-                 timeout_seconds: float = 10.0, verify_tls: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 timeout_seconds: float = 10.0, verify_tls: bool = True, *,
+                 clock: Callable[[], float] = time.time,
+                 resync_seconds: float = RESYNC_SECONDS) -> None:
         endpoint = Secret(url.reveal().rstrip("/") + "/" + _API_PATH)
         self._poster = HttpPoster(endpoint, timeout_seconds, verify_tls,
                                   frozenset(_API_PATH.split("/")))
         self._ttl = firing_ttl_seconds
         self._clock = clock
+        self._resync_every = resync_seconds
+        # label set → (the alert as last posted, re-post it until then)
+        self._posted: dict[tuple[tuple[str, str], ...], tuple[dict[str, Any], float]] = {}
+        self._next_resync = float("-inf")
 
     def send(self, notification: Notification) -> None:
-        body = json.dumps(alertmanager_body(notification, self._ttl, self._clock())).encode()
-        self._poster.post(body, {"Content-Type": "application/json"})
+        now = self._clock()
+        body = alertmanager_body(notification, self._ttl, now)
+        # remembered as meant, before the attempt: if it fails but is processed late anyway,
+        # the re-post says the same
+        for alert in body:
+            ends = _epoch(alert["endsAt"])
+            keep_until = now + self._ttl if ends <= now else ends
+            self._posted[tuple(sorted(alert["labels"].items()))] = (alert, keep_until)
+        self._next_resync = now + self._resync_every
+        self._poster.post(json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    def resync(self, now: float) -> None:
+        """Every ``resync_seconds``: post again the last state posted for each label set that
+        still matters (call it only when no delivery to this sink is waiting).
+
+        Raises:
+            DeliveryError: the post failed (the next resync tries again).
+        """
+        if now < self._next_resync:
+            return
+        self._next_resync = now + self._resync_every
+        self._posted = {labels: kept for labels, kept in self._posted.items() if kept[1] > now}
+        if self._posted:
+            body = [alert for alert, _ in self._posted.values()]
+            self._poster.post(json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     def close(self) -> None:
         self._poster.close()
+
+
+def _epoch(moment: str) -> float:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from threadwatch.alerts.model import Notification
 
@@ -20,3 +20,13 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class Resyncing(Protocol):
+    """A sink that keeps a receiver's state right by re-posting it (Alertmanager): its sender
+    calls ``resync`` on every pass in which no delivery to it is waiting."""
+
+    def resync(self, now: float) -> None:
+        """Re-post what needs it at ``now``, if it is time; raise ``DeliveryError`` if the
+        post failed."""
