@@ -90,7 +90,7 @@ def test_webhook_body_is_the_documented_schema_and_signed(httpserver: HTTPServer
     expected = "v1=" + hmac.new(b"k3y", signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers[SIGNATURE_HEADER], expected)
     body = json.loads(raw)
-    assert (body["schema"], body["status"], body["host"]) == ("threadwatch.alert/v1", "firing",
+    assert (body["schema"], body["status"], body["host"]) == ("threadwatch.alert/v2", "firing",
                                                              "host-1")
     alert = body["alerts"][0]
     assert {"key", "status", "level", "scope", "reasons", "samples", "starts_at",

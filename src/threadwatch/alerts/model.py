@@ -20,7 +20,7 @@ from typing import Any
 from threadwatch.health.rules import Reason
 from threadwatch.text import safe_block, safe_text
 
-SCHEMA = "threadwatch.alert/v1"
+SCHEMA = "threadwatch.alert/v2"
 
 
 class Status(enum.Enum):
@@ -197,7 +197,7 @@ class Notification:
         return Status.RESOLVED
 
     def as_dict(self) -> dict[str, Any]:
-        """The documented webhook body (``schema`` ``threadwatch.alert/v1``)."""
+        """The documented webhook body (``schema`` ``threadwatch.alert/v2``)."""
         return {
             "schema": SCHEMA,
             "id": self.id,

@@ -1,5 +1,5 @@
 """A generic JSON webhook: the body is ``Notification.as_dict()`` (schema
-``threadwatch.alert/v1``, documented in the README, "Webhook body").
+``threadwatch.alert/v2``, documented in the README, "Webhook body").
 
 With a secret, each attempt is signed the way Slack and Stripe sign theirs, so a captured
 request cannot be replayed later:
