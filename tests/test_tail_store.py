@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import stat
 import warnings
 from contextlib import closing
@@ -12,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from threadwatch.errors import StateError
+from threadwatch.errors import StateError, StateInUseError
 from threadwatch.sources.identity import FileId, Fingerprint
 from threadwatch.store import (
     RETIRED_DAYS,
     Checkpoint,
+    StateLock,
     StateStore,
     default_state_path,
     make_state_folder,
@@ -107,3 +109,56 @@ def test_a_state_folder_that_cannot_be_made_is_a_state_error(tmp_path: Path) -> 
     (tmp_path / "state").write_text("a file where the folder should be")
     with pytest.raises(StateError, match="state folder"):
         StateStore(tmp_path / "state" / "threadwatch" / "state.db")
+
+
+def test_the_lock_file_is_private_and_names_the_holder(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    lock = StateLock(state)
+    try:
+        assert Path(f"{state}.lock").read_text() == f"{os.getpid()}\n"
+        assert Path(f"{state}.lock").stat().st_mode & 0o777 == 0o600
+        expected = (f"state file {state} is in use by another threadwatch tail"
+                    f" (pid {os.getpid()})")
+        with pytest.raises(StateInUseError) as refused:
+            StateLock(state)  # a second open file description: refused, even in one process
+        assert str(refused.value) == expected
+    finally:
+        lock.release()
+    StateLock(state).release()  # free again
+
+
+def test_windows_are_saved_with_the_checkpoints_and_none_deletes_one(tmp_path: Path) -> None:
+    with closing(StateStore(tmp_path / "state.db")) as store:
+        store.save([checkpoint(10)], windows={"a.log": '{"v": 1}', "b.log": '{"v": 2}'})
+        store.save([], windows={"a.log": None})
+    with closing(StateStore(tmp_path / "state.db")) as again:
+        assert again.load_windows() == {"b.log": '{"v": 2}'}
+        assert [c.offset for c in again.load()] == [10]
+
+
+def test_a_save_refused_by_another_writer_keeps_everything_dirty_for_the_next(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "state.db"
+    with closing(StateStore(path, busy_timeout_seconds=0.05)) as store:
+        saved = checkpoint(10)
+        store.save([saved])
+        saved.move_to(20)
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(StateError, match="database is locked"):
+                store.save([saved], windows={"a.log": "{}"})
+            other.execute("COMMIT")
+        assert saved.dirty
+        store.save([saved], windows={"a.log": "{}"})
+        assert store.load()[0].offset == 20 and store.load_windows() == {"a.log": "{}"}
+
+
+def test_a_state_file_locked_at_start_up_is_a_state_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    StateStore(path).close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StateError, match="database is locked"):
+            StateStore(path, busy_timeout_seconds=0.05)
+        other.execute("ROLLBACK")

@@ -4,6 +4,7 @@
      ├── ConfigError            the config file is unreadable or invalid (every key at fault)
      ├── SourceError            a path to read is missing or unreadable
      ├── StateError             the tail state file (checkpoints) cannot be opened or written
+     │    ├── StateInUseError   another ``tail`` holds the state file's lock
      │    └── OutboxError       the alert outbox (tables in the state file) cannot be used
      ├── NothingReadError       no input at all could be read
      ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
@@ -60,6 +61,10 @@ class SourceError(ThreadwatchError):
 
 class StateError(ThreadwatchError):
     """The state file that keeps ``tail``'s checkpoints cannot be opened or written."""
+
+
+class StateInUseError(StateError):
+    """Another ``threadwatch tail`` holds the state file's lock (the message names its pid)."""
 
 
 class OutboxError(StateError):

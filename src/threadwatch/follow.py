@@ -24,6 +24,7 @@ from types import FrameType
 from threadwatch.alerts.dispatcher import build_alert_consumer
 from threadwatch.config import Config
 from threadwatch.consumers import Consumer
+from threadwatch.errors import StateError
 from threadwatch.events import Event
 from threadwatch.health.window import WindowedHealth
 from threadwatch.scan import live_grammar
@@ -31,7 +32,7 @@ from threadwatch.sources.discovery import Roots
 from threadwatch.sources.logs import logger
 from threadwatch.sources.tail import TailSettings, TailSource
 from threadwatch.sources.wakeup import Waker
-from threadwatch.store import StateStore, default_state_path, make_state_folder
+from threadwatch.store import StateLock, StateStore, default_state_path, make_state_folder
 from threadwatch.view import JsonLinesWriter, LiveView
 
 _MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
@@ -56,6 +57,10 @@ class TailOptions:
 class Tail:
     """Follows ``paths`` and feeds what it sees to consumers until ``stop()``.
 
+    The state file is locked first (one ``tail`` per state file, see ``StateLock``), then
+    opened, and the health windows the previous ``tail`` saved in it are taken back: a restart
+    neither resolves nor fires again what is still bad.
+
     Args:
         paths: folders, files, globs, ``-`` for standard input.
         config: settings (``[tail]``, ``[sources]``, ``[parse]``, rules).
@@ -64,6 +69,7 @@ class Tail:
 
     Raises:
         SourceError: a path is missing or unreadable.
+        StateInUseError: another ``tail`` uses the state file.
         StateError: the state file cannot be used.
     """
 
@@ -81,36 +87,60 @@ class Tail:
         self.health = WindowedHealth(config, config.tail.window_seconds,
                                      config.tail.bucket_seconds)
         settings = TailSettings.of(config.tail, config.parse.max_line_bytes, options.from_end)
-        self._store = StateStore(options.state_path or default_state_path())
+        state_path = options.state_path or default_state_path()
+        make_state_folder(state_path)
+        self._lock = StateLock(state_path)
+        self._closing: list[Callable[[], None]] = [self._lock.release]
         try:
+            self._store = StateStore(state_path)
+            self._closing.insert(0, self._store.close)
+            self._restore_windows(clock())
             self._waker = Waker(
                 roots.watch_dirs(), poll_seconds=config.tail.poll_seconds,
                 sweep_seconds=config.tail.sweep_seconds, use_inotify=options.use_inotify,
             )
-        except BaseException:
-            self._store.close()
-            raise
-        self.mode = self._waker.mode
-        try:
+            self._closing.insert(0, self._waker.stop)
+            self.mode = self._waker.mode
             self.source = TailSource(roots, live_grammar(config), self._store, settings,
                                      self._waker.notify)
+            self._closing.insert(0, self.source.close)
         except BaseException:
-            self._waker.stop()
-            self._store.close()
+            self.close()
             raise
         self._next_evaluate = float("-inf")
         self._next_tick = float("-inf")
+        self._unsaved_since: float | None = None  # the state file refused a write since then
         self.discoveries = 0  # how many times the followed set was looked for (tests wait on it)
+
+    def _restore_windows(self, now: float) -> None:
+        unusable = self.health.restore_state(self._store.load_windows(), now)
+        for source in unusable:
+            logger.warning("%s: the saved health window cannot be used (saved with other"
+                           " settings?); it starts empty", source)
+        # windows of files not followed any more are dropped after the first discovery
+        self._restored: set[str] | None = set(self.health.sources())
 
     def stop(self) -> None:
         """Ask the loop to stop (safe from a signal handler or another thread)."""
         self._stopping = True
         self._waker.notify()
 
+    def close(self) -> None:
+        """Release the files, the state file and its lock (``run`` does it on its way out;
+        call it for a ``Tail`` that is never run). Again: nothing happens."""
+        closing, self._closing = self._closing, []
+        try:
+            for close in closing:
+                close()
+        finally:
+            self._lock.release()
+
     def run(self, consumers: Sequence[Consumer]) -> None:
         """Follow until ``stop()`` (or until standard input, the only source, ends).
 
-        Checkpoints are saved after every delivery; consumers are closed on the way out.
+        Checkpoints are saved after every delivery; consumers are closed on the way out. A
+        state file that cannot be written for a while (another process holds its lock) is
+        said once on the log and written again as soon as it can be.
 
         Raises:
             StateError: the state file could not be written.
@@ -128,9 +158,7 @@ class Tail:
                 for consumer in consumers:
                     consumer.close()
             finally:
-                self.source.close()
-                self._waker.stop()
-                self._store.close()
+                self.close()
 
     def _step(self, consumers: Sequence[Consumer], paths: frozenset[str] | None,
               *, rescan: bool) -> None:
@@ -138,16 +166,20 @@ class Tail:
         if rescan or self.source.needs_rescan:
             self.source.discover(now)
             self.discoveries += 1
+            if self._restored is not None:
+                for name in self._restored - self.source.followed_names():
+                    self.health.forget(name)  # its file went away while tail was stopped
+                self._restored = None
         events = self.source.read(paths, now)
         events += self.source.maintain(now)
         if events:
             self._deliver(consumers, events, now)
-        self.source.commit()
+        for name in self.source.take_released():
+            self.health.forget(name)
+        self._commit(now)
         for problem in self.source.problems:
             logger.warning("%s", problem)
         self.source.problems.clear()
-        for name in self.source.take_released():
-            self.health.forget(name)
         stalls = self.health.take_stalls(now)
         if stalls:  # made here, not read: for the consumers only, never counted as a line
             for consumer in consumers:
@@ -163,6 +195,25 @@ class Tail:
             self._next_tick = now + min(_TICK_SECONDS, self._config.tail.refresh_seconds)
             for consumer in consumers:
                 consumer.tick(now)
+
+    def _commit(self, now: float) -> None:
+        """Save the checkpoints and the changed health windows together. A write refused for
+        a while (``database is locked``: another process holds the file) is said once and
+        tried again at every step; meanwhile lines go on being read and alerts raised (the
+        alert outbox retries on its own), and a crash would read the unsaved lines again."""
+        try:
+            self.source.commit(self.health.unsaved_state())
+        except StateError as exc:
+            if self._unsaved_since is None:
+                self._unsaved_since = now
+                logger.warning("%s; checkpoints are kept in memory and saved when it can be"
+                               " written again", exc)
+            return
+        self.health.state_saved()
+        if self._unsaved_since is not None:
+            logger.warning("state file %s written again (after %.0f s)", self._store.path,
+                           now - self._unsaved_since)
+            self._unsaved_since = None
 
     def _deliver(self, consumers: Sequence[Consumer], events: list[Event], now: float) -> None:
         self.health.add_all(events, now)
@@ -202,19 +253,20 @@ def tail_logs(
     Raises:
         SinkConfigError: an alert sink's variable is unset or its URL malformed.
         SourceError: a path is missing or unreadable.
+        StateInUseError: another ``tail`` uses the state file.
         StateError: the state file cannot be used.
     """
     state_path = options.state_path or default_state_path()
     options = dataclasses.replace(options, state_path=state_path)
-    make_state_folder(state_path)  # the alert outbox and the checkpoints share it
+    # Tail first: it locks the state file (a second tail stops here) and opens it for writing
+    # (a read-only or unusable one stops here) before the alert outbox opens it too.
+    tail = Tail(paths, config, options)
     alerting: list[Consumer] = []
-    if config.alerts.sinks:  # before following anything: a bad sink stops us at once
-        alerting.append(build_alert_consumer(config, state_path, time.time))
     try:
-        tail = Tail(paths, config, options)
+        if config.alerts.sinks:  # before following anything: a bad sink stops us at once
+            alerting.append(build_alert_consumer(config, state_path, time.time))
     except BaseException:
-        for consumer in alerting:
-            consumer.close()
+        tail.close()
         raise
     if output is None:
         output = "live" if sys.stdout.isatty() else "jsonl"

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from threadwatch.events import Event, Executor, Kind
 
@@ -257,6 +258,49 @@ class Tally:
                 counts["thread_pool_used"] += 1
         return counts
 
+    def live_state(self, bucket_of: Mapping[int, int]) -> dict[str, Any]:
+        """What a live tally knows beyond its counts, as plain JSON data: its open batches
+        (each with the bucket its counts went to, from ``bucket_of``: ``id(counts dict)`` →
+        bucket number, None for a dict no longer kept) and where its run stands.
+
+        Raises:
+            ValueError: the tally is detached (a part of a parallel scan is never saved).
+        """
+        if self._detached:
+            raise ValueError("a detached tally has no live state")
+        # the latest batch matters only while open: a line without a task id changes nothing
+        # of a closed batch's counts
+        last = next((i for i, b in enumerate(self._open.values()) if b is self._last), None)
+        return {
+            "open": [[key, *_batch_state(batch, bucket_of)] for key, batch in self._open.items()],
+            "last": last,
+            "run_open": self.run_open,
+            "last_start": self.last_start,
+            "run_index": self._run_index,
+            "term_seen": self._term_seen,
+        }
+
+    @classmethod
+    def from_live_state(cls, state: Mapping[str, Any], process_min_batch: int,
+                        counts_of: Callable[[int | None], dict[str, int]]) -> Tally:
+        """A live tally as ``live_state`` saved it; ``counts_of(bucket)`` gives the dict a
+        batch's counts go to (a throwaway one for a bucket no longer kept).
+
+        Raises:
+            ValueError, TypeError, KeyError: ``state`` is not what ``live_state`` makes.
+        """
+        tally = cls(process_min_batch)
+        for key, *batch in state["open"]:
+            tally._open[str(key)] = _batch_from(batch, counts_of)
+        if state["last"] is not None:
+            tally._last = list(tally._open.values())[int(state["last"])]
+        tally.run_open = bool(state["run_open"])
+        start = state["last_start"]
+        tally.last_start = None if start is None else (start[0], start[1])
+        tally._run_index = state["run_index"]
+        tally._term_seen = bool(state["term_seen"])
+        return tally
+
     def merge(self, later: Tally) -> None:
         """Append a detached tally of the part of the source that follows this one."""
         for task_id, executor, sample in later.unresolved:
@@ -482,6 +526,18 @@ class Tally:
             self.counts[key] += 1
 
         return handle
+
+
+def _batch_state(batch: _Batch, bucket_of: Mapping[int, int]) -> list[Any]:
+    return [bucket_of.get(id(batch.counts)), list(batch.samples),
+            None if batch.executor is None else batch.executor.value, batch.joinable]
+
+
+def _batch_from(state: Sequence[Any], counts_of: Callable[[int | None], dict[str, int]]
+                ) -> _Batch:
+    bucket, samples, executor, joinable = state
+    return _Batch(counts_of(bucket), {(kind, index) for kind, index in samples},
+                  None if executor is None else Executor(executor), bool(joinable))
 
 
 def _goes_back(index: int | None, previous: int | None) -> bool:

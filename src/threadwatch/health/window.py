@@ -7,20 +7,33 @@ recognised line for ``[runs] stall_seconds``, is *stalled*: its ``stalled`` coun
 line arrives (the total counts the stalled sources). Each source keeps its own ``Tally``
 (lines without a task id belong to the latest batch *of their source*); the total is the sum
 of the sources' window counts, judged as one.
+
+A restart of ``tail`` must not forget the window: a source that is still red would read as
+*unknown* and resolve its alert, then fire again. Each source's window (buckets, open batches,
+run and stall state, latest event) is therefore saved as JSON with the checkpoints, in the same
+transaction, so it always matches the lines the checkpoints say were counted (even after a
+kill -9). Rebuilding it by reading the files again was the other way, and a worse one: the
+logs carry no timestamps (which lines fell in which bucket is known only to the process that
+saw them), the window may span a rotation, and a run's start may lie before the window.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from threadwatch.config import Config
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
 from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
+
+_STATE_VERSION = 1
+_STATE_TEXT_CHARS = 4000  # the latest event's text is kept for a stalled event's sample
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,42 @@ class _SourceWindow:
         last = self.last_event_at
         return self.tally.run_open and last is not None and now - last >= stall_seconds
 
+    def state(self, bucket_seconds: float, stalled: bool) -> dict[str, Any]:
+        bucket_of = {id(counts): bucket for bucket, counts in self.buckets}
+        last = self.last_event
+        return {
+            "v": _STATE_VERSION,
+            "bucket_seconds": bucket_seconds,
+            "buckets": [[bucket, counts] for bucket, counts in self.buckets],
+            "tally": self.tally.live_state(bucket_of),
+            "last_event_at": self.last_event_at,
+            "last_event": None if last is None else [
+                last.kind.value, *last[1:-1], last.text[:_STATE_TEXT_CHARS]],
+            "stalled": stalled,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], process_min_batch: int,
+                   oldest_bucket: int) -> _SourceWindow:
+        window = cls(process_min_batch)
+        kept: dict[int, dict[str, int]] = {}
+        for bucket, counts in state["buckets"]:
+            if int(bucket) >= oldest_bucket:
+                kept[int(bucket)] = defaultdict(int, {str(k): int(n) for k, n in counts.items()})
+                window.buckets.append((int(bucket), kept[int(bucket)]))
+
+        def counts_of(bucket: int | None) -> dict[str, int]:
+            # a batch whose bucket has left the window counts nowhere any more
+            return kept[bucket] if bucket in kept else defaultdict(int)
+
+        window.tally = Tally.from_live_state(state["tally"], process_min_batch, counts_of)
+        if window.buckets:
+            window.tally.counts = window.buckets[-1][1]
+        at, last = state["last_event_at"], state["last_event"]
+        window.last_event_at = None if at is None else float(at)
+        window.last_event = None if last is None else Event(Kind(last[0]), *last[1:])
+        return window
+
     def counts(self, stalled: bool) -> dict[str, int]:
         """Window counts, with the batches still open counted by their executor so far."""
         total = dict.fromkeys(COUNT_KEYS, 0)
@@ -99,6 +148,7 @@ class WindowedHealth:
         self._sources: dict[str, _SourceWindow] = {}
         self._levels: dict[str, Level] = {}
         self._stalled: set[str] = set()
+        self._unsaved: set[str] = set()  # sources whose state changed since it was saved
 
     def add(self, event: Event, at: float) -> None:
         """Count an event observed at time ``at``."""
@@ -116,6 +166,7 @@ class WindowedHealth:
                     window.last_event, window.last_event_at = last, at
                 source = event.source
                 window = self._source_window(source)
+                self._unsaved.add(source)
                 window.enter(bucket)
                 add = window.tally.add
             add(event)
@@ -136,6 +187,7 @@ class WindowedHealth:
         self._sources.pop(source, None)
         self._levels.pop(source, None)
         self._stalled.discard(source)
+        self._unsaved.add(source)
 
     def take_stalls(self, now: float) -> list[Event]:
         """A ``stalled`` event for each source that has become stalled since the last call
@@ -144,11 +196,14 @@ class WindowedHealth:
         found = []
         for source, window in self._sources.items():
             if not window.stalled(now, self._stall):
-                self._stalled.discard(source)
+                if source in self._stalled:
+                    self._stalled.discard(source)
+                    self._unsaved.add(source)
                 continue
             if source in self._stalled:
                 continue
             self._stalled.add(source)
+            self._unsaved.add(source)
             last = window.last_event
             quiet = now - (window.last_event_at or now)
             task_id, index = window.tally.last_start or (None, None)
@@ -159,6 +214,45 @@ class WindowedHealth:
                 text=last.text if last is not None else "",
             ))
         return found
+
+    def unsaved_state(self) -> dict[str, str | None]:
+        """The saved form (JSON) of each source whose window changed since ``state_saved``;
+        None for a source forgotten since."""
+        found: dict[str, str | None] = {}
+        for source in self._unsaved:
+            window = self._sources.get(source)
+            found[source] = None if window is None else json.dumps(
+                window.state(self._bucket, source in self._stalled), separators=(",", ":"))
+        return found
+
+    def state_saved(self) -> None:
+        """What ``unsaved_state`` returned is safely stored."""
+        self._unsaved.clear()
+
+    def restore_state(self, saved: Mapping[str, str], now: float) -> list[str]:
+        """Take back the windows a previous ``tail`` saved (``unsaved_state``), at time
+        ``now``: buckets older than the window are dropped. Returns the sources whose saved
+        window could not be used (another ``bucket_seconds``, or not a saved window)."""
+        oldest = math.floor((now - self._window) / self._bucket) + 1
+        unusable = []
+        for source, body in saved.items():
+            try:
+                state = json.loads(body)
+                if state["v"] != _STATE_VERSION or state["bucket_seconds"] != self._bucket:
+                    raise ValueError("saved with other settings")
+                window = _SourceWindow.from_state(
+                    state, self._config.inference.process_min_batch, oldest)
+            except (ValueError, TypeError, KeyError, IndexError):
+                unusable.append(source)
+                continue
+            self._sources[source] = window
+            if state["stalled"]:
+                self._stalled.add(source)
+        return unusable
+
+    def sources(self) -> list[str]:
+        """The sources with a window."""
+        return list(self._sources)
 
     def snapshot(self, now: float) -> list[ScopeHealth]:
         """Every source's health, then the total's, at time ``now``."""

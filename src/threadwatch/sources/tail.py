@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from threadwatch.config import TailConfig
@@ -182,16 +182,21 @@ class TailSource:
         self._close_idle_handles(now)
         return events
 
-    def commit(self) -> None:
-        """Save every checkpoint up to what has been turned into events. Call only after the
-        events read so far were delivered.
+    def commit(self, windows: Mapping[str, str | None] | None = None) -> None:
+        """Save every checkpoint up to what has been turned into events, and the health
+        ``windows`` given (saved forms, see ``StateStore.save``), in one transaction. Call only
+        after the events read so far were delivered.
 
         Raises:
-            StateError: the state file cannot be written.
+            StateError: the state file cannot be written (nothing was: try again later).
         """
         for follower in self._followers.values():
             follower.sync_checkpoint()
-        self._store.save([*self._live.values(), *self._retired])
+        self._store.save([*self._live.values(), *self._retired], windows=windows)
+
+    def followed_names(self) -> set[str]:
+        """The source names of the files followed now."""
+        return {follower.name for follower in self._followers.values()}
 
     def take_released(self) -> list[str]:
         """Source names no longer followed by any file since the last call."""
