@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from threadwatch.alerts.outbox import Delivery, Outbox
 from threadwatch.alerts.settings import DeliveryConfig
 from threadwatch.alerts.sinks.base import Resyncing, Sink
-from threadwatch.errors import DeliveryError
+from threadwatch.errors import DeliveryError, OutboxError
 from threadwatch.safelog import safe_logger
 
 log = safe_logger("threadwatch.alerts")
@@ -225,10 +225,17 @@ class BackgroundSender:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
+        waiting = False  # the state file refused a write: said once, tried again every pass
         while not self._stop.is_set():
             try:
                 self._sender.deliver_due(self._clock(), self._stop)
-            except Exception:  # keep sending after a transient state-file error
+                waiting = False
+            except OutboxError as exc:  # locked by another process, read-only, removed
+                if not waiting:
+                    log.warning("alerts: %s; deliveries to sink '%s' wait until it can be"
+                                " written", exc, self._sender.name)
+                waiting = True
+            except Exception:  # keep sending after any other error
                 log.exception("alerts: delivery pass to sink '%s' failed", self._sender.name)
             self._wake.wait(self._poll)
             self._wake.clear()
