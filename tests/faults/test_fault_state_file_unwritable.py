@@ -10,18 +10,15 @@ webhook receiver on 127.0.0.1, a real second process holding the SQLite lock."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
-import pytest
 from pytest_httpserver import HTTPServer
 from tail_process import FAST_TAIL, MEMORY_ERROR, TailProcess, append
+from unwritable import unwritable
 
 from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
@@ -47,26 +44,6 @@ db.close()
 """
 
 
-@contextlib.contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """Make ``path`` unwritable for this process: mode 0o444, or for root (whom modes do not
-    stop) the immutable attribute."""
-    if os.geteuid() != 0:
-        path.chmod(0o444)
-        try:
-            yield
-        finally:
-            path.chmod(0o644)
-        return
-    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
-    if made.returncode != 0:
-        pytest.skip(f"running as root and chattr +i is refused: {made.stderr!r}")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
 def _setup(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
     config = tmp_path / "tw.toml"
     config.write_text(FAST_TAIL + SINK)
@@ -84,7 +61,7 @@ def test_a_read_only_state_file_with_a_sink_stops_tail_with_one_line(
     with closing(StateStore(state)), closing(Outbox(state)):
         pass  # a state file as tail leaves it: checkpoints and outbox tables
     env = {"STATE_HOOK_URL": httpserver.url_for("/hook")}
-    with read_only(state):
+    with unwritable(state):
         tail = TailProcess(tmp_path, "tail", config=config, state=state, paths=[logs], env=env)
         try:
             code = tail.wait(30)
