@@ -22,6 +22,7 @@ from threadwatch.store import (
     StateStore,
     default_state_path,
     make_state_folder,
+    open_read_only,
 )
 
 
@@ -162,3 +163,31 @@ def test_a_state_file_locked_at_start_up_is_a_state_error(tmp_path: Path) -> Non
         with pytest.raises(StateError, match="database is locked"):
             StateStore(path, busy_timeout_seconds=0.05)
         other.execute("ROLLBACK")
+
+
+def test_a_read_only_open_reads_the_wal_of_a_running_writer_and_writes_nothing(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "state.db"
+    with closing(StateStore(path)) as store:
+        store.save([checkpoint(10)])  # in the -wal file only, while the store is open
+        assert Path(f"{path}-wal").exists()
+        with closing(open_read_only(path)) as reader:
+            assert reader.execute("SELECT offset FROM checkpoints").fetchall() == [(10,)]
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                reader.execute("DELETE FROM checkpoints")
+
+
+def test_a_read_only_open_of_a_closed_state_file_makes_no_file_beside_it(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "state.db"
+    with closing(StateStore(path)) as store:
+        store.save([checkpoint(10)])
+    before = sorted(os.listdir(tmp_path))
+    with closing(open_read_only(path)) as reader:
+        assert reader.execute("SELECT offset FROM checkpoints").fetchall() == [(10,)]
+        assert sorted(os.listdir(tmp_path)) == before == ["state.db"]
+    (tmp_path / "text.db").write_text("not a database, just text " * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        open_read_only(tmp_path / "text.db")

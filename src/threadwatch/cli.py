@@ -172,20 +172,29 @@ def alerts_command(
         Path | None,
         typer.Option("--state", help="The state file tail writes (default as for tail)."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many of each to show.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="How many of each to show.")
+    ] = 20,
     output: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table or json.")
     ] = OutputFormat.table,
 ) -> None:
-    """List recent alerts and the outbox (pending, delivered, failed).
+    """List recent alerts and the outbox (pending, delivered, failed). Only reads the state
+    file.
 
-    Exit code: 0 ok, 3 error (e.g. no state file).
+    Exit code: 0 ok (also "no alerts yet": no state file at the default place), 3 error (e.g.
+    no state file at the --state given).
     """
+    import logging  # noqa: PLC0415 - only a fallback of the read-only open logs
+
     from threadwatch.alerts.log import format_alert_log, read_alert_log  # noqa: PLC0415 - lazy
     from threadwatch.store import default_state_path  # noqa: PLC0415 - lazy
 
+    logging.basicConfig(level=logging.WARNING, format="threadwatch: %(message)s")
     try:
-        log = read_alert_log(state or default_state_path(), limit)
+        # the default place not there yet: tail has never run as this user, nothing to show;
+        # a --state given that is not there is a mistake (a typo) worth an error
+        log = read_alert_log(state or default_state_path(), limit, missing_ok=state is None)
     except ThreadwatchError as exc:
         _fail(str(exc))
     if output is OutputFormat.json:

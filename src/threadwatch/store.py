@@ -169,7 +169,8 @@ def _read_pid(fd: int) -> str | None:
     return text if text.isdigit() else None
 
 
-def open_read_only(path: Path) -> sqlite3.Connection:
+def open_read_only(path: Path, prepare: Callable[[sqlite3.Connection], None] | None = None,
+                   **options: Any) -> sqlite3.Connection:
     """Open the SQLite file ``path`` for reading only: nothing is written to it, and no file is
     made beside it, so a state file in a folder the reader cannot write can be read.
 
@@ -179,23 +180,31 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     there); if that is impossible (no ``-shm`` and a folder the reader cannot write) it falls
     back to ``immutable`` and says on the log that the newest changes may be missing.
 
+    Args:
+        path: the SQLite file.
+        prepare: called with the connection once it is open (e.g. to check the schema).
+        options: for ``sqlite3.connect``.
+
     Raises:
         sqlite3.Error: it cannot be opened or is not an SQLite file.
     """
     uri = path.absolute().as_uri()
+
+    def ready(db: sqlite3.Connection) -> None:
+        # opening is lazy: the first read says whether the file can be read at all
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if prepare is not None:
+            prepare(db)
+
+    immutable = f"{uri}?mode=ro&immutable=1"
     if not Path(f"{path}-wal").exists():
-        return open_sqlite(f"{uri}?mode=ro&immutable=1", _check_readable, uri=True)
+        return open_sqlite(immutable, ready, uri=True, **options)
     try:
-        return open_sqlite(f"{uri}?mode=ro", _check_readable, uri=True)
+        return open_sqlite(f"{uri}?mode=ro", ready, uri=True, **options)
     except sqlite3.OperationalError as exc:
         logger.warning("%s: read without its write-ahead log (%s): the newest changes may be"
                        " missing", path, exc)
-    return open_sqlite(f"{uri}?mode=ro&immutable=1", _check_readable, uri=True)
-
-
-def _check_readable(db: sqlite3.Connection) -> None:
-    # opening is lazy: the first read says whether the file can be read at all
-    db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return open_sqlite(immutable, ready, uri=True, **options)
 
 
 def open_sqlite(path: Path | str, prepare: Callable[[sqlite3.Connection], None],

@@ -88,3 +88,30 @@ def test_alerts_without_a_state_file_exits_3(tmp_path: Path) -> None:
     result = run("alerts", "--state", str(tmp_path / "missing.db"))
     assert result.returncode == 3
     assert "no state file" in result.stderr
+
+
+def test_alerts_with_no_state_file_at_the_default_place_says_no_alerts_yet(
+    tmp_path: Path
+) -> None:
+    result = run("alerts", env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == (f"no alerts yet: no state file at {tmp_path}/state/threadwatch/"
+                             "state.db (tail has not run with it)\n")
+    assert not (tmp_path / "state").exists()
+
+
+def test_alerts_limit_beyond_any_integer_lists_everything(tmp_path: Path) -> None:
+    clock = FakeClock()
+    dispatcher = AlertDispatcher(alerts_config(group_wait_seconds=0), Outbox(tmp_path / "s.db"),
+                                 {"mem": MemorySink()}, clock, background=False)
+    for source in ("a.log", "b.log"):
+        dispatcher.on_events([Event(Kind.MEMORY_ERROR, source, 0, text="x")], clock.now)
+        dispatcher.tick(clock.advance(1))
+    dispatcher.close()
+    result = run("alerts", "--state", str(tmp_path / "s.db"), "--limit", "9" * 20, "-f", "json")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert len(json.loads(result.stdout)["notifications"]) == 2
+    none = run("alerts", "--state", str(tmp_path / "s.db"), "--limit", "0", "-f", "json")
+    assert json.loads(none.stdout)["notifications"] == []
+    negative = run("alerts", "--state", str(tmp_path / "s.db"), "--limit", "-1")
+    assert negative.returncode == 3 and "Traceback" not in negative.stderr

@@ -1,4 +1,9 @@
-"""``threadwatch alerts``: recent notifications and the outbox, read from the state file."""
+"""``threadwatch alerts``: recent notifications and the outbox, read from the state file.
+
+The state file is only read: opened read-only, no table made, no WAL switched on, nothing made
+beside it, so it can be read where ``tail`` keeps it for another user, in a folder this user
+cannot write, while ``tail`` runs.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from threadwatch.alerts.model import Notification, iso_time
-from threadwatch.alerts.outbox import Delivery, Outbox
+from threadwatch.alerts.outbox import DELIVERED, FAILED, PENDING, Delivery, Outbox
 from threadwatch.errors import ThreadwatchError
+
+MAX_LIMIT = 2**63 - 1  # SQLite's largest integer: any larger --limit means "all" just as well
 
 
 @dataclass(frozen=True)
 class AlertLog:
-    """What the state file says about alerting."""
+    """What the state file says about alerting.
+
+    Attributes:
+        missing: the state file did not exist (no ``tail`` has run with it yet).
+    """
 
     notifications: list[Notification]
     deliveries: list[Delivery]
     counts: dict[str, int]
+    missing: Path | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -37,15 +49,29 @@ class AlertLog:
         }
 
 
-def read_alert_log(state_path: str | Path, limit: int = 20) -> AlertLog:
-    """The newest ``limit`` notifications and deliveries, and delivery counts by state.
+def read_alert_log(state_path: str | Path, limit: int = 20, *,
+                   missing_ok: bool = False) -> AlertLog:
+    """The newest ``limit`` notifications and deliveries (``limit`` clamped to 0 ..
+    ``MAX_LIMIT``), and delivery counts by state. The state file is only read.
+
+    Args:
+        state_path: the state file ``tail`` writes.
+        limit: how many of each.
+        missing_ok: a missing state file is an empty log (``missing`` set), not an error.
 
     Raises:
-        ThreadwatchError: the state file does not exist or cannot be read.
+        ThreadwatchError: the state file does not exist (unless ``missing_ok``) or cannot be
+            read.
     """
-    if not Path(state_path).is_file():
-        raise ThreadwatchError(f"no state file at {state_path}")
-    outbox = Outbox(state_path)
+    path = Path(state_path)
+    limit = max(0, min(limit, MAX_LIMIT))
+    if not path.exists():
+        if missing_ok:
+            return AlertLog([], [], dict.fromkeys((PENDING, DELIVERED, FAILED), 0), path)
+        raise ThreadwatchError(f"no state file at {path}")
+    if not path.is_file():
+        raise ThreadwatchError(f"{path} is not a state file")
+    outbox = Outbox(path, read_only=True)
     try:
         return AlertLog(outbox.notifications(limit), outbox.deliveries(limit), outbox.counts())
     finally:
@@ -54,6 +80,8 @@ def read_alert_log(state_path: str | Path, limit: int = 20) -> AlertLog:
 
 def format_alert_log(log: AlertLog) -> list[str]:
     """Plain text lines: counts, then notifications, then deliveries (newest first)."""
+    if log.missing is not None:
+        return [f"no alerts yet: no state file at {log.missing} (tail has not run with it)"]
     counts = log.counts
     lines = [f"outbox: {counts['pending']} pending, {counts['delivered']} delivered, "
              f"{counts['failed']} failed", "", "recent alerts:"]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from threadwatch.alerts.model import Alert, Notification, new_notification_id
 from threadwatch.errors import OutboxError
-from threadwatch.store import open_sqlite
+from threadwatch.store import open_read_only, open_sqlite
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -74,6 +74,17 @@ CREATE TABLE IF NOT EXISTS alert_group (
 """
 
 
+def _stand_in_tables(db: sqlite3.Connection) -> None:
+    """For a read-only connection: each alert table the file lacks (no alert was ever stored)
+    is made empty as a TEMP table, which lives in memory, never in the file."""
+    present = {name for (name,) in db.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    for statement in _SCHEMA.split(";"):
+        words = statement.split()
+        if words[:2] == ["CREATE", "TABLE"] and words[5] not in present:
+            db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One notification's delivery to one sink."""
@@ -93,14 +104,18 @@ class Outbox:
     """The alert tables of a state file.
 
     Args:
-        path: the SQLite state file (created if missing).
+        path: the SQLite state file (created if missing, unless ``read_only``).
         busy_timeout_seconds: how long to wait for another writer's lock.
+        read_only: only read (``threadwatch alerts``): the file is opened read-only and
+            nothing is written to it or made beside it (see ``store.open_read_only``); a
+            state file without alert tables reads as an empty outbox.
 
     Raises:
         OutboxError: from the constructor and every method, when SQLite fails.
     """
 
-    def __init__(self, path: str | Path, busy_timeout_seconds: float = 5.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout_seconds: float = 5.0, *,
+                 read_only: bool = False) -> None:
         self._lock = threading.Lock()
         self._path = str(path)
         def prepare(db: sqlite3.Connection) -> None:
@@ -111,8 +126,13 @@ class Outbox:
         try:
             # The sender thread uses this connection too; the lock serialises all use.
             # (closed again when preparing it fails)
-            self._db = open_sqlite(Path(path), prepare, timeout=busy_timeout_seconds,
-                                   check_same_thread=False, isolation_level=None)
+            if read_only:
+                self._db = open_read_only(Path(path), _stand_in_tables,
+                                          timeout=busy_timeout_seconds,
+                                          check_same_thread=False, isolation_level=None)
+            else:
+                self._db = open_sqlite(Path(path), prepare, timeout=busy_timeout_seconds,
+                                       check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open alert state {path}: {exc}") from exc
 
