@@ -187,3 +187,21 @@ def test_a_window_that_passed_while_tail_was_down_resolves_after_the_restart(
     _run_tail(state, logs, clock, sink, steps=3,
               write=lambda step: _write(other, healthy_batch(10 + step)))
     assert _level_alerts(sink.sent, red) == ["resolved"]
+
+
+def test_a_source_whose_file_went_away_while_tail_was_down_resolves(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    red, other = logs / "tmp_batt_Red0000000_run.log", logs / "tmp_batt_Other00000_run.log"
+    red.write_text("")
+    other.write_text("")
+    state = tmp_path / "state.db"
+    clock = FakeClock(float(int(time.time())))
+    sink = MemorySink()
+    _run_tail(state, logs, clock, sink, steps=3, write=lambda step: _write_once(red, step))
+    assert _level_alerts(sink.sent, red) == ["firing"]
+    red.unlink()
+    sink.sent.clear()
+    _run_tail(state, logs, clock, sink, steps=3,
+              write=lambda step: _write(other, healthy_batch(step)))
+    assert _level_alerts(sink.sent, red) == ["resolved"]

@@ -195,8 +195,9 @@ class TailSource:
         self._store.save([*self._live.values(), *self._retired], windows=windows)
 
     def followed_names(self) -> set[str]:
-        """The source names of the files followed now."""
-        return {follower.name for follower in self._followers.values()}
+        """The source names of the files followed now, and of those waiting to be (a copy
+        being written, a file too short to compare yet)."""
+        return {follower.name for follower in self._followers.values()} | self._deferred
 
     def take_released(self) -> list[str]:
         """Source names no longer followed by any file since the last call."""
