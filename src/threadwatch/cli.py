@@ -185,12 +185,11 @@ def alerts_command(
     Exit code: 0 ok (also "no alerts yet": no state file at the default place), 3 error (e.g.
     no state file at the --state given).
     """
-    import logging  # noqa: PLC0415 - only a fallback of the read-only open logs
-
     from threadwatch.alerts.log import format_alert_log, read_alert_log  # noqa: PLC0415 - lazy
+    from threadwatch.safelog import log_to_stderr  # noqa: PLC0415 - lazy
     from threadwatch.store import default_state_path  # noqa: PLC0415 - lazy
 
-    logging.basicConfig(level=logging.WARNING, format="threadwatch: %(message)s")
+    log_to_stderr()  # the read-only open may say it reads without the write-ahead log
     try:
         # the default place not there yet: tail has never run as this user, nothing to show;
         # a --state given that is not there is a mistake (a typo) worth an error
