@@ -38,6 +38,7 @@ _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
 _LITERAL_CHAR = re.compile(r"[^\\\[\](){}.*+?^$|]|\\[^\w]")
 _POSITION = {name: i for i, name in enumerate(Event._fields)}
 _BLANK = [None, None, None, *(Event._field_defaults[name] for name in Event._fields[3:])]
+assert all(value is None or type(value) is str for value in _BLANK)  # repr() writes them
 _new_event = tuple.__new__
 _by_offset = itemgetter(2)
 
@@ -119,11 +120,11 @@ def _table_decoder(
     if groups:  # one call for all the groups (after the cheap checks above)
         names = ", ".join(f"v{i}" for i in range(len(groups)))
         lines.append(f"    {names} = match.group({', '.join(map(str, groups))})")
-    values = ", ".join(by_position.get(i, f"BLANK[{i}]") for i in range(len(_BLANK)))
+    # defaults written as constants (None, ''): no lookup per field and event
+    values = ", ".join(by_position.get(i, repr(_BLANK[i])) for i in range(len(_BLANK)))
     lines.append(f"    return NEW(EVENT, ({values}))")
     namespace: dict[str, Any] = {
         "KIND": kind,
-        "BLANK": _BLANK,
         "NEW": _new_event,
         "EVENT": Event,
         "WORDS": words_by_length,
