@@ -67,3 +67,12 @@ def test_each_buffer_read_finds_what_no_other_could() -> None:
         assert not any(anchor.startswith(key.split(b"(?:")[0].replace(b"\\", b"").decode())
                        for key in keys), anchor
     assert len(grammar._passes) <= 12
+
+
+def test_a_grammar_of_some_kinds_finds_exactly_those() -> None:
+    """Rows of other kinds may be matched (and dropped) to spare the others: never shown."""
+    text = "".join(pattern.example + "\n" for pattern in PATTERNS).encode()
+    everything = Scanner("t.log", Grammar()).feed(text)
+    counting = Scanner("t.log", Grammar(kinds=COUNTED_KINDS)).feed(text)
+    assert counting == [event for event in everything if event.kind in COUNTED_KINDS]
+    assert {event.kind for event in everything} - COUNTED_KINDS  # the test means something

@@ -264,25 +264,29 @@ class Grammar:
         keep_text: bool = True,
     ) -> None:
         compiled = [
-            (pattern, compile_message(pattern.regex, program_files))
+            (
+                pattern,
+                compile_message(pattern.regex, program_files),
+                kinds is None or pattern.kind in kinds,
+            )
             for pattern in PATTERNS
-            if kinds is None or pattern.kind in kinds
         ]
         # a message with a long literal start joins the regex pass of its first characters
         # when there is one (it visits those places anyway) rather than read the buffer again
         keys = {
             literal[:_SHORT_LITERAL]
-            for literal in (literal_start(source)[0] for _, source in compiled)
+            for literal in (literal_start(source)[0] for _, source, wanted in compiled if wanted)
             if 0 < len(literal) < _LONG_LITERAL
         }
         grouped: dict[str, dict[tuple[str, Kind, str | None], tuple[str, ...]]] = {}
+        dropped: set[tuple[str, Kind, str | None]] = set()
         finds: list[tuple[str, str, DecoderFactory, bool]] = []
         slow: list[_RegexPass] = []
-        for pattern, source in compiled:
+        for pattern, source, wanted in compiled:
             literal, _ = literal_start(source)
             key = literal[:_SHORT_LITERAL]
             factory = _make_table_factory(pattern.kind, pattern.before)
-            if literal and (len(literal) < _LONG_LITERAL or key in keys):
+            if literal and key in keys:
                 rest = source[len(_literal_source(source, len(key))) :]
                 # rows alike but for the words before them are one alternative (else the
                 # first would take every match and drop those with the other rows' words)
@@ -290,6 +294,12 @@ class Grammar:
                 alike = grouped.setdefault(key, {})
                 row = (rest, pattern.kind, field)
                 alike[row] = alike.get(row, ()) + words
+                if not wanted:
+                    # a known line of a kind not asked for is matched and dropped, rather
+                    # than tried against every other row of its pass (most `-- ` lines)
+                    dropped.add(row)
+            elif not wanted:
+                continue
             elif literal:
                 finds.append((literal, source, factory, True))
             elif pattern.anchor:
@@ -303,7 +313,12 @@ class Grammar:
                 _RegexPass(
                     key,
                     [
-                        (rest, _make_table_factory(kind, (field, words) if field else None))
+                        (
+                            rest,
+                            _no_decoder
+                            if (rest, kind, field) in dropped
+                            else _make_table_factory(kind, (field, words) if field else None),
+                        )
                         for (rest, kind, field), words in alike.items()
                     ],
                     keep_text,
