@@ -57,12 +57,12 @@ def test_large_batch_runs_in_process_pool_and_keeps_input_order(guard_lines: Lin
     decision, done = guard_lines()
     assert re.fullmatch(
         rf"threadwatch-guard event=decision batch={BATCH} items=8 threads=\d+ executor=process "
-        r"workers=3 reason=large_batch context=forkserver",
+        r"workers=3 reason=large_batch pool=stdlib context=forkserver",
         decision,
     )
     assert re.fullmatch(
         rf"threadwatch-guard event=batch_done batch={result.batch_id} executor=process items=8 "
-        r"ok=8 failed=0 seconds=\d+\.\d{3}",
+        r"ok=8 failed=0 seconds=\d+\.\d{3} timed_out=0 cancelled=0 memory_errors=0 stopped=-",
         done,
     )
 
@@ -70,7 +70,9 @@ def test_large_batch_runs_in_process_pool_and_keeps_input_order(guard_lines: Lin
 def test_small_batch_runs_in_thread_pool(guard_lines: Lines) -> None:
     result = run_batch(double, [5, 6])
     assert (result.executor, result.values()) == (ExecutorKind.THREAD, [10, 12])
-    assert " executor=thread workers=2 reason=small_batch context=-" in guard_lines()[0]
+    assert " executor=thread workers=2 reason=small_batch pool=stdlib context=-" in (
+        guard_lines()[0]
+    )
 
 
 def test_batch_ids_are_pid_and_sequence_number() -> None:
@@ -98,7 +100,7 @@ def test_overload_runs_sequentially_in_caller_thread_with_warning(
     assert decision.levelno == logging.WARNING
     assert re.fullmatch(
         rf"threadwatch-guard event=decision batch={BATCH} items=6 threads=(4[6-9]|[5-9]\d) "
-        r"executor=sequential workers=1 reason=overload context=-",
+        r"executor=sequential workers=1 reason=overload pool=- context=-",
         decision.getMessage(),
     )
 

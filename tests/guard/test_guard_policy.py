@@ -69,14 +69,14 @@ def test_exactly_overload_threads_is_not_overload() -> None:
 
 def test_small_batch_uses_thread_pool_sized_to_batch() -> None:
     assert decide(2, GuardPolicy(), threads=1) == Decision(
-        2, 1, ExecutorKind.THREAD, 2, Reason.SMALL_BATCH, None
+        2, 1, ExecutorKind.THREAD, 2, Reason.SMALL_BATCH, None, "stdlib"
     )
     assert decide(3, GuardPolicy(), threads=1).workers == 3
 
 
 def test_large_batch_uses_forkserver_process_pool_of_max_workers() -> None:
     assert decide(4, GuardPolicy(), threads=1) == Decision(
-        4, 1, ExecutorKind.PROCESS, 3, Reason.LARGE_BATCH, "forkserver"
+        4, 1, ExecutorKind.PROCESS, 3, Reason.LARGE_BATCH, "forkserver", "stdlib"
     )
 
 

@@ -1,7 +1,8 @@
 """threadwatch.guard: the guarded executor core and a narrow thread-cleanup guard.
 
 Stands alone: it imports nothing else from threadwatch and nothing outside the standard
-library, so a batch program can use it without the monitor's dependencies. Everything it
+library (loky only when ``GuardPolicy(pool="loky")`` asks for it), so a batch program can use
+it without the monitor's dependencies. Everything it
 decides is logged on the ``threadwatch.guard`` logger in the format documented in
 ``threadwatch.guard.eventlog``, which ``threadwatch`` parses back.
 """
@@ -18,14 +19,8 @@ from threadwatch.guard.cleanup import (
     uninstall_thread_cleanup_guard,
 )
 from threadwatch.guard.eventlog import LOGGER_NAME, format_event
-from threadwatch.guard.executor import (
-    POOL_ERRORS,
-    BatchResult,
-    Fallback,
-    ItemOutcome,
-    default_pool_factory,
-    run_batch,
-)
+from threadwatch.guard.executor import POOL_ERRORS, default_pool_factory, run_batch
+from threadwatch.guard.outcome import BatchResult, Fallback, ItemOutcome, ItemStatus
 from threadwatch.guard.policy import (
     Decision,
     ExecutorKind,
@@ -34,6 +29,7 @@ from threadwatch.guard.policy import (
     count_threads,
     decide,
 )
+from threadwatch.guard.signals import cancel_on_signals, cancel_running_batches
 
 __all__ = [
     "LOGGER_NAME",
@@ -44,8 +40,11 @@ __all__ = [
     "Fallback",
     "GuardPolicy",
     "ItemOutcome",
+    "ItemStatus",
     "Reason",
     "SuppressedCleanupError",
+    "cancel_on_signals",
+    "cancel_running_batches",
     "count_threads",
     "decide",
     "default_pool_factory",
