@@ -16,6 +16,7 @@ from threadwatch.health.metrics import COUNT_KEYS, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.scan import SourceScan, scan_paths
 from threadwatch.sources.files import expand_paths
+from threadwatch.streams import join_run_streams
 
 # what a source with lines but no progress line most likely is, in the words a reader needs
 NO_PROGRESS = (
@@ -74,7 +75,8 @@ def build_report(
         problems += [f"{path}: skipped (its name matches no [sources] include pattern)"
                      for path in expansion.skipped]
         problems += [f"{path}: skipped (not a regular file)" for path in expansion.irregular]
-    scans = scan_paths(expansion.files, config, workers)
+    # a run's stdout and stderr with guard lines named after its tasks are one source
+    scans = join_run_streams(scan_paths(expansion.files, config, workers), config)
     total = dict.fromkeys(COUNT_KEYS, 0)
     sources = []
     for scan in scans:
@@ -82,6 +84,7 @@ def build_report(
         if not scan.read_ok:
             continue
         notes = _finish_last_run(scan, now, config.runs.stall_seconds)
+        notes += [f"read with the same run's guard lines in {path}" for path in scan.joined]
         add_counts(total, scan.tally.counts)
         judged = judge_scope(scan.path, scan.tally.counts, config.rules, notes)
         if judged.verdict.level.label == "unknown":

@@ -15,11 +15,12 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from threadwatch.config import Config
+from threadwatch.events import Event
 from threadwatch.health.metrics import COUNTED_KINDS, LIVE_KINDS, Tally
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
@@ -44,6 +45,8 @@ class SourceScan:
     # when the file last changed (None: standard input, which has ended when the scan does)
     modified_at: float | None = None
     compressed: bool = False
+    # other streams of the same run read into this source (streams.py)
+    joined: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,19 @@ def _scan_job(job: _Job, config: Config) -> SourceScan:
             gc.enable()
 
 
-def _scan(job: _Job, config: Config) -> SourceScan:
+def _scan(
+    job: _Job,
+    config: Config,
+    tally: Tally | None = None,
+    consume: Callable[[list[Event]], None] | None = None,
+) -> SourceScan:
+    """Scan one job into ``tally`` (a new one by default); ``consume`` takes each batch of
+    events instead of ``tally.add_all`` (to hold them back, or to add others between)."""
     grammar = counting_grammar(config)
-    tally = Tally(config.inference.process_min_batch, detached=job.detached)
+    if tally is None:
+        tally = Tally(config.inference.process_min_batch, detached=job.detached)
+    if consume is None:
+        consume = tally.add_all
     scanner = Scanner(
         job.path,
         grammar,
@@ -108,16 +121,26 @@ def _scan(job: _Job, config: Config) -> SourceScan:
                 result.lines += chunk.count(b"\n")
                 if remaining is not None:
                     remaining -= len(chunk)
-                tally.add_all(scanner.feed(chunk))
+                consume(scanner.feed(chunk))
     except (OSError, EOFError) as exc:  # vanished, unreadable, corrupt .gz
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         result.problems.append(f"{job.path}: cannot read ({reason})")
         result.read_ok = result.bytes_read > 0
-    tally.add_all(scanner.close())
+    consume(scanner.close())
     result.problems += [
         f"{job.path}: at byte {notice.offset}: {notice.message}" for notice in scanner.notices
     ]
     return result
+
+
+def scan_one(
+    path: str,
+    config: Config,
+    tally: Tally,
+    consume: Callable[[list[Event]], None] | None = None,
+) -> SourceScan:
+    """Scan one whole source in this process into ``tally`` (see ``_scan`` for ``consume``)."""
+    return _scan(_Job(path, 0, None, detached=False), config, tally, consume)
 
 
 def _boundary(path: str, near: int, config: Config) -> int | None:

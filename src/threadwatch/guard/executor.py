@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, TypeVar
 from threadwatch.guard.batch import Batch
 from threadwatch.guard.eventlog import emit
 from threadwatch.guard.outcome import BatchResult, Fallback, ItemStatus
-from threadwatch.guard.policy import Decision, ExecutorKind, GuardPolicy, Reason, decide
+from threadwatch.guard.policy import (
+    Decision,
+    ExecutorKind,
+    GuardPolicy,
+    Reason,
+    decide,
+    pool_name,
+)
 from threadwatch.guard.poolrun import POOL_ERRORS, Deadline, run_on_pool, run_sequentially
 from threadwatch.guard.pools import PoolAdapter, adapt, make_pool
 
@@ -61,7 +68,7 @@ def _pool_maker(
     decision: Decision, policy: GuardPolicy, factory: PoolFactory | None
 ) -> Callable[[ExecutorKind, int], PoolAdapter]:
     chosen = factory or (policy.pool if callable(policy.pool) else None)
-    name = decision.pool or "stdlib"
+    name = pool_name(policy)
 
     def make(kind: ExecutorKind, workers: int) -> PoolAdapter:
         context = decision.context if kind is ExecutorKind.PROCESS else None

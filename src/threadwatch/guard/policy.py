@@ -143,7 +143,8 @@ class Decision:
     workers: int
     reason: Reason
     context: str | None  # the process pool's start method; None unless executor is PROCESS
-    pool: str | None = None  # "stdlib", "loky" or the factory's name; None when sequential
+    # whose pool runs the batch: "stdlib", "loky" or the factory's name; None when sequential
+    pool: str | None = None
 
 
 class _NativeCount:
@@ -231,9 +232,10 @@ def decide(items: int, policy: GuardPolicy, threads: int | None = None) -> Decis
     if items == 0:  # nothing to run: no pool is worth starting
         return Decision(items, threads, ExecutorKind.SEQUENTIAL, 0, Reason.SMALL_BATCH, None)
     pool = pool_name(policy)
-    if items < policy.process_min_batch:
+    if items < policy.process_min_batch:  # threads are the standard library's, or the factory's
+        threads_from = pool if callable(policy.pool) else "stdlib"
         return Decision(
-            items, threads, ExecutorKind.THREAD, workers, Reason.SMALL_BATCH, None, pool
+            items, threads, ExecutorKind.THREAD, workers, Reason.SMALL_BATCH, None, threads_from
         )
     if pool == "loky":
         context: str | None = "loky"  # loky's own start method (fork+exec), not multiprocessing's

@@ -12,6 +12,14 @@ opens the batch and a bare batch line (or a guard ``decision`` line naming the s
 follows it *joins* that batch instead of opening a second one, so a task run counts once whatever
 the version printed for it.
 
+A guard batch named ``<task id>-<i>`` (``run_batch(..., batch=...)``) is the program's batch of
+that task: its ``decision`` joins the batch (its item count is the least number of samples the
+batch had), its other lines count into it, and ``batch_done`` sets the batch's executor without
+closing it (the program prints its own lines about the samples after the batch is done). One
+failure, timeout or memory error is counted once whichever lines say it: per batch and per
+count, the guard's item lines (which name no sample type) and the program's own lines are
+counted apart, and the batch counts the larger of the two.
+
 Lines without a task id (overload, pool failures) belong to the latest batch of their source;
 samples belong to the latest batch of their task id. A batch closes (its executor is counted)
 when its task is scored or done, when the task starts another batch, or when too many batches
@@ -141,9 +149,19 @@ class _Batch:
     executor: Executor | None = None
     # opened by a task start line and not yet joined by the bare batch line or a guard decision
     joinable: bool = False
+    # a named guard decision's item count: the batch had at least this many samples
+    floor: int = 0
+    # (count key, said by the guard) -> how many lines said it; made when first needed
+    said: dict[tuple[str, bool], int] | None = None
 
 
 _GUARD_TASK_BATCH = re.compile(r"([0-9a-f]{8})-(\d+)")
+
+
+def named_guard_batch(batch_id: str | None) -> tuple[str, int] | None:
+    """The task id and index of a guard batch named ``<task id>-<i>``, else None."""
+    named = _GUARD_TASK_BATCH.fullmatch(batch_id or "")
+    return (named[1], int(named[2])) if named is not None else None
 
 
 class Tally:
@@ -179,6 +197,10 @@ class Tally:
         self._run_known = not detached
         self._run_index: int | None = None
         self._term_seen = False
+        # which lines the source holds: the program's batch lines, guard batches named after
+        # a task (a report reads a run's stdout and stderr together when they split these)
+        self.program_batches = 0
+        self.named_guard_batches = 0
         self._handlers = self._make_handlers()
 
     def __getstate__(self) -> dict[str, object]:
@@ -208,7 +230,7 @@ class Tally:
             Kind.NESTED_THREAD_EXHAUSTION: self._nested_exhaustion,
             Kind.THREAD_CLEANUP_KEYERROR: self._count("thread_keyerror"),
             Kind.THREAD_ERROR: self._count("thread_errors"),
-            Kind.MEMORY_ERROR: self._count("memory_errors"),
+            Kind.MEMORY_ERROR: self._memory_error,
             Kind.SCRIPT_TIMEOUT: self._script_timeout,
             Kind.RUN_SUMMARY: self._run_summary,
             Kind.RUN_DATE: self._run_date,
@@ -309,6 +331,8 @@ class Tally:
         for batch in self._open.values():
             self._close(batch)
         add_counts(self.counts, later.counts)
+        self.program_batches += later.program_batches
+        self.named_guard_batches += later.named_guard_batches
         for batch in later._open.values():
             batch.counts = self.counts
         self._open = later._open
@@ -365,6 +389,7 @@ class Tally:
     def _attribute(self, task_id: str | None, executor: Executor | None, sample: Sample) -> None:
         """Apply an executor override or a sample to the batch it belongs to: the task's
         latest batch, or for a line without a task id the source's latest batch."""
+        task_id = _batch_key(task_id)
         batch = self._open.get(task_id) if task_id is not None else self._last
         if batch is None:
             if self._detached and (task_id is None or task_id not in self._seen):
@@ -376,21 +401,44 @@ class Tally:
             batch.executor = executor
         if sample is not None and sample not in batch.samples:
             batch.samples.add(sample)
-            self.counts["samples"] += 1
+            if len(batch.samples) > batch.floor:
+                self.counts["samples"] += 1
+
+    def _count_once(self, batch: _Batch | None, key: str, from_guard: bool) -> None:
+        """Count one line about a batch's sample; the guard's and the program's lines about
+        the same batch are counted apart and the larger number counts (see the docstring)."""
+        if batch is None:
+            self.counts[key] += 1
+            return
+        said = batch.said
+        if said is None:
+            said = batch.said = {}
+        mine = said.get((key, from_guard), 0) + 1
+        said[key, from_guard] = mine
+        if mine > said.get((key, not from_guard), 0):
+            self.counts[key] += 1
 
     # -- handlers ---------------------------------------------------------------------------
 
     def _task_start(self, event: Event) -> None:
+        self.program_batches += 1
         self._run_boundary(Kind.TASK_START, event.batch_index, event.task_id)
         self._open_batch(event.task_id).joinable = True
 
     def _batch(self, event: Event) -> None:
+        self.program_batches += 1
         self._join_or_open(event.task_id, event.batch_index)
 
     def _guard_decision(self, event: Event) -> None:
         named = _GUARD_TASK_BATCH.fullmatch(event.task_id or "")
         if named is not None:  # run_batch(..., batch="<task id>-<i>"): the program's task
+            self.named_guard_batches += 1
             batch = self._join_or_open(named[1], int(named[2]))
+            items = event.items or 0
+            more = items - max(len(batch.samples), batch.floor)
+            if more > 0:
+                self.counts["samples"] += more
+            batch.floor = max(batch.floor, items)
         else:  # the guard's own batch: its items are the samples
             batch = self._open_batch(event.task_id)
             batch.samples.update((None, index) for index in range(event.items or 0))
@@ -409,9 +457,11 @@ class Tally:
         key = named[1] if named is not None else event.task_id
         if key is None or key not in self._open:
             return
-        batch = self._open.pop(key)
+        # a named batch stays open for the program's lines about its samples
+        batch = self._open[key] if named is not None else self._open.pop(key)
         batch.executor = _executor(event.executor) or batch.executor
-        self._close(batch)
+        if named is None:
+            self._close(batch)
 
     def _overload(self, event: Event) -> None:
         self._count_overload(event.number)
@@ -447,14 +497,28 @@ class Tally:
         if batch is not None:
             if sample not in batch.samples:
                 batch.samples.add(sample)
-                self.counts["samples"] += 1
+                if len(batch.samples) > batch.floor:
+                    self.counts["samples"] += 1
         elif event.task_id is not None:
             self._attribute(event.task_id, None, sample)
 
     def _sample_outcome(self, event: Event, key: str) -> None:
-        self.counts[key] += 1
-        if event.task_id is not None:
-            self._attribute(event.task_id, None, (event.sample_type, event.sample_index))
+        task_id = _batch_key(event.task_id)
+        batch = self._open.get(task_id) if task_id is not None else None
+        # the guard's item lines name no sample type; the program's always do
+        from_guard = event.sample_type is None
+        self._count_once(batch, key, from_guard)
+        if task_id is not None and not from_guard:
+            self._attribute(task_id, None, (event.sample_type, event.sample_index))
+
+    def _memory_error(self, event: Event) -> None:
+        if event.sample_index is not None:  # the guard's line: one item ran out of memory
+            task_id = _batch_key(event.task_id)
+            batch = self._open.get(task_id) if task_id is not None else None
+            self._count_once(batch, "memory_errors", True)
+            self._count_once(batch, "sample_failures", True)
+        else:  # the program's `CRITICAL: MemoryError` line, about its latest batch
+            self._count_once(self._last, "memory_errors", False)
 
     def _timed_out_sample(self, event: Event) -> None:
         self._sample_outcome(event, "sample_timeouts")
@@ -529,15 +593,30 @@ class Tally:
 
 
 def _batch_state(batch: _Batch, bucket_of: Mapping[int, int]) -> list[Any]:
+    said = [[key, from_guard, n] for (key, from_guard), n in (batch.said or {}).items()]
     return [bucket_of.get(id(batch.counts)), list(batch.samples),
-            None if batch.executor is None else batch.executor.value, batch.joinable]
+            None if batch.executor is None else batch.executor.value, batch.joinable,
+            batch.floor, said]
 
 
 def _batch_from(state: Sequence[Any], counts_of: Callable[[int | None], dict[str, int]]
                 ) -> _Batch:
-    bucket, samples, executor, joinable = state
-    return _Batch(counts_of(bucket), {(kind, index) for kind, index in samples},
-                  None if executor is None else Executor(executor), bool(joinable))
+    bucket, samples, executor, joinable, *guarded = state  # states saved before the guard's
+    batch = _Batch(counts_of(bucket), {(kind, index) for kind, index in samples},
+                   None if executor is None else Executor(executor), bool(joinable))
+    if guarded:  # a named guard batch's floor and its lines counted per side
+        floor, said = guarded
+        batch.floor = int(floor)
+        batch.said = {(str(key), bool(from_guard)): int(n) for key, from_guard, n in said} or None
+    return batch
+
+
+def _batch_key(task_id: str | None) -> str | None:
+    """The key of a line's batch: a guard batch named ``<task id>-<i>`` is its task's."""
+    if task_id is None or "-" not in task_id:
+        return task_id
+    named = _GUARD_TASK_BATCH.fullmatch(task_id)
+    return named[1] if named is not None else task_id
 
 
 def _goes_back(index: int | None, previous: int | None) -> bool:

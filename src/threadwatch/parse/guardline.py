@@ -1,8 +1,26 @@
 """Decoding of ``threadwatch.guard``'s log lines (format documented in guard/eventlog.py).
 
 A guard line is ``threadwatch-guard event=<name> key=value ...`` (logfmt) anywhere in a line.
-Its fallbacks and item failures mean what run_batt's own messages mean, so they decode to the
-same kinds and are counted by the same rules.
+Its fallbacks, retries, item failures, timeouts and memory errors mean what run_batt's own
+messages mean, so they decode to the same kinds and are counted by the same rules:
+
+========================  ============================  =====================================
+guard event               kind                          run_batt's own line of that meaning
+========================  ============================  =====================================
+``fallback`` to thread    POOL_FALLBACK                 ``… failed (…), trying ThreadPool…``
+``fallback`` to seq.      THREAD_POOL_FALLBACK          ``… also failed (…), using sequential``
+``item_failed``           SAMPLE_FAILED                 ``-- {id} - demo[0] failed: …``
+``item_timed_out``        SAMPLE_TIMEOUT                ``… result collection timed out …``
+``memory_error``          MEMORY_ERROR (with an index)  ``CRITICAL: MemoryError …``
+``pool_creation_retry``   POOL_CREATION_RETRY           ``… creation failed (…), retrying in``
+``pool_creation_failed``  POOL_CREATION_FAILED          ``… creation failed: …``
+``submit_retry``          THREAD_CREATION_RETRY         ``… thread creation failed, retrying``
+``submit_failed``         THREAD_CREATION_FAILED        ``… thread creation failed after …``
+``batch_timeout``         CHUNK_TIMEOUT                 ``… chunk timeout - … unfinished``
+========================  ============================  =====================================
+
+Item lines carry no sample type (the guard knows an index, not ``demo``/``test``): that is how
+the tally tells them from the program's own line about the same sample.
 """
 
 from __future__ import annotations
@@ -20,6 +38,19 @@ _EXECUTOR_CLASS = {"process": "ProcessPoolExecutor", "thread": "ThreadPoolExecut
 
 
 _ESCAPED = {"n": "\n", "r": "\r", "t": "\t"}
+# events about one item of a batch
+_ITEM_KINDS = {
+    "item_failed": Kind.SAMPLE_FAILED,
+    "item_timed_out": Kind.SAMPLE_TIMEOUT,
+    "memory_error": Kind.MEMORY_ERROR,
+}
+# retries of a pool's creation or of handing it an item, and giving up on them
+_RETRY_KINDS = {
+    "pool_creation_retry": Kind.POOL_CREATION_RETRY,
+    "pool_creation_failed": Kind.POOL_CREATION_FAILED,
+    "submit_retry": Kind.THREAD_CREATION_RETRY,
+    "submit_failed": Kind.THREAD_CREATION_FAILED,
+}
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -56,12 +87,25 @@ def decode_guard(event_name: str, fields_text: str) -> tuple[Kind, dict[str, Any
         if f.get("to") == "sequential":
             return Kind.THREAD_POOL_FALLBACK, common
         return Kind.POOL_FALLBACK, {**common, "executor": _EXECUTOR_CLASS.get(f.get("from", ""))}
-    if event_name == "item_failed":
-        return Kind.SAMPLE_FAILED, {
+    if event_name in _ITEM_KINDS:
+        return _ITEM_KINDS[event_name], {
             "task_id": batch,
             "sample_index": _int(f.get("index")),
             "error_type": f.get("error"),
             "message": f.get("message"),
+        }
+    if event_name in _RETRY_KINDS:
+        return _RETRY_KINDS[event_name], {
+            "task_id": batch,
+            "executor": _EXECUTOR_CLASS.get(f.get("executor", "")),
+            "error_type": f.get("error"),
+            "message": f.get("message"),
+        }
+    if event_name == "batch_timeout":
+        return Kind.CHUNK_TIMEOUT, {
+            "task_id": batch,
+            "items": _int(f.get("unfinished")),
+            "message": "guard batch",
         }
     if event_name == "batch_done":
         return Kind.GUARD_BATCH_DONE, {
