@@ -44,6 +44,7 @@ def test_public_names_are_pinned() -> None:
         "format_event",
         "install_thread_cleanup_guard",
         "is_thread_cleanup_guard_installed",
+        "log_lines_to",
         "run_batch",
         "suppressed_count",
         "suppressed_records",

@@ -18,7 +18,7 @@ from threadwatch.guard.cleanup import (
     thread_cleanup_guard,
     uninstall_thread_cleanup_guard,
 )
-from threadwatch.guard.eventlog import LOGGER_NAME, format_event
+from threadwatch.guard.eventlog import LOGGER_NAME, format_event, log_lines_to
 from threadwatch.guard.executor import POOL_ERRORS, default_pool_factory, run_batch
 from threadwatch.guard.outcome import BatchResult, Fallback, ItemOutcome, ItemStatus
 from threadwatch.guard.policy import (
@@ -51,6 +51,7 @@ __all__ = [
     "format_event",
     "install_thread_cleanup_guard",
     "is_thread_cleanup_guard_installed",
+    "log_lines_to",
     "run_batch",
     "suppressed_count",
     "suppressed_records",
