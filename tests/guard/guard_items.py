@@ -72,3 +72,47 @@ def journal_or_kill_worker(args: tuple[str, int, int, int]) -> int:
 
 def journal_lines(journal: str) -> list[int]:
     return [int(line) for line in _journal_lines(journal)]
+
+
+def sleep_then_double(seconds_and_value: tuple[float, int]) -> int:
+    """Sleep, then return twice the value: a slow item when ``seconds`` is large."""
+    seconds, value = seconds_and_value
+    time.sleep(seconds)
+    return 2 * value
+
+
+def pid_after_sleep(seconds: float) -> int:
+    """The process that ran the item, after ``seconds``."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def record_pid_then_sleep(args: tuple[str, int, float]) -> int:
+    """Write this process's pid to ``<folder>/<index>.pid``, then sleep; return the index."""
+    folder, index, seconds = args
+    Path(folder, f"{index}.pid").write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return index
+
+
+def raise_memory_error_on(args: tuple[int, int]) -> int:
+    """Raise MemoryError for the item equal to ``bad``; others sleep a little and double."""
+    value, bad = args
+    if value == bad:
+        raise MemoryError(f"cannot allocate for item {value}")
+    time.sleep(0.05)
+    return 2 * value
+
+
+# Source a program generates and exec's, as run_batt's solvers: the function's code is
+# "<dynamic-code>" and its module cannot be imported by a worker process.
+DYNAMIC_SOURCE = """
+def solve(grid):
+    return tuple(tuple((cell + 1) % 10 for cell in row) for row in grid)
+"""
+
+
+def exec_dynamic_solver() -> object:
+    namespace: dict[str, object] = {"__name__": "batt"}
+    exec(compile(DYNAMIC_SOURCE, "<dynamic-code>", "exec"), namespace)
+    return namespace["solve"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from threadwatch.events import Event
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, Tally, rates_of
 from threadwatch.parse.grammar import Grammar
@@ -243,3 +245,84 @@ def test_sample_shares_count_each_sample_once() -> None:
     assert (counts["samples"], counts["sample_failures"], counts["sample_timeouts"]) == (3, 2, 1)
     rates = rates_of(counts)
     assert rates["sample_failures"] == 2 / 3 and rates["sample_timeouts"] == 1 / 3
+
+
+# -- a guard batch named after its task, and the program's own lines about it ----------------
+
+def guarded(task: str, index: int, items: int, guard: str = "", program: str = "", *,
+            executor: str = "process", samples: int | None = None) -> str:
+    """A ported run_batt's lines for one task: start, the guard's decision and item lines,
+    batch_done, then the program's sample lines and its own lines about the outcomes."""
+    name = f"{task}-{index}"
+    lines = [f"run_batt.py:162: -- {task} - {index} start --",
+             f"threadwatch-guard event=decision batch={name} items={items} threads=1 "
+             f"executor={executor} workers=3 reason=large_batch pool=loky context=loky"]
+    lines += [line.format(name=name) for line in guard.splitlines()]
+    lines.append(f"threadwatch-guard event=batch_done batch={name} executor={executor} "
+                 f"items={items} ok={items} failed=0 seconds=0.1")
+    lines += [f"<dynamic-code>:106: demo[{k}] - {task} - 4"
+              for k in range(items if samples is None else samples)]
+    lines += [line.format(task=task) for line in program.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+ITEM_FAILED = 'threadwatch-guard event=item_failed batch={name} index=1 error=KeyError message="5"'
+PROGRAM_FAILED = "run_batt.py:150: -- {task} - demo[1] failed: 5"
+
+
+def test_one_failure_said_by_the_guard_and_the_program_counts_once() -> None:
+    counts = counts_of(guarded("0ca9ddb6", 0, 4, ITEM_FAILED, PROGRAM_FAILED, samples=3))
+    assert (counts["batches"], counts["samples"], counts["sample_failures"]) == (1, 4, 1)
+    assert (counts["process_pool_used"], counts["thread_pool_used"]) == (1, 0)
+
+
+@pytest.mark.parametrize(("guard", "program"), [(ITEM_FAILED, ""), ("", PROGRAM_FAILED)],
+                         ids=["guard-only", "program-only"])
+def test_a_failure_said_by_either_side_alone_counts_once(guard: str, program: str) -> None:
+    counts = counts_of(guarded("0ca9ddb6", 0, 4, guard, program, samples=3))
+    assert counts["sample_failures"] == 1
+
+
+def test_two_failures_said_twice_count_twice() -> None:
+    guard = ITEM_FAILED + "\n" + ITEM_FAILED.replace("index=1", "index=2")
+    program = PROGRAM_FAILED + "\n" + PROGRAM_FAILED.replace("demo[1]", "demo[2]")
+    assert counts_of(guarded("0ca9ddb6", 0, 4, guard, program, samples=2))["sample_failures"] == 2
+
+
+def test_a_silent_program_s_batch_has_the_guard_s_item_count_as_samples() -> None:
+    """run_batt prints its progress only on its author's hosts: the guard's lines remain."""
+    text = (
+        "threadwatch-guard event=decision batch=0ca9ddb6-0 items=5 threads=1 executor=process "
+        "workers=3 reason=large_batch pool=loky context=loky\n"
+        + ITEM_FAILED.format(name="0ca9ddb6-0") + "\n"
+        "threadwatch-guard event=batch_done batch=0ca9ddb6-0 executor=thread items=5 ok=4 "
+        "failed=1 seconds=0.1\n"
+    )
+    counts = counts_of(text)
+    assert (counts["batches"], counts["samples"], counts["sample_failures"]) == (1, 5, 1)
+    assert (counts["process_pool_used"], counts["thread_pool_used"]) == (0, 1)
+
+
+def test_a_memory_error_said_by_both_counts_once_as_memory_error_and_failure() -> None:
+    guard = ("threadwatch-guard event=memory_error batch={name} index=0 action=stop "
+             'error=MemoryError message=""')
+    program = ("run_batt.py:145: -- {task} - demo[0] failed due to MemoryError\n"
+               "run_batt.py:146: CRITICAL: MemoryError during future collection. System out of"
+               " memory. Exiting.")
+    counts = counts_of(guarded("0ca9ddb6", 0, 4, guard, program, samples=0))
+    assert (counts["memory_errors"], counts["sample_failures"], counts["samples"]) == (1, 1, 4)
+
+
+def test_the_guard_s_timeouts_and_the_program_s_count_the_larger_number() -> None:
+    guard = "threadwatch-guard event=item_timed_out batch={name} index=3 seconds=10.0"
+    program = ("<dynamic-code>:101: -- {task} - demo[1] timed out\n"
+               "run_batt.py:155: -- {task} - demo[3] result collection timed out after 10s")
+    counts = counts_of(guarded("3bd292e8", 2, 5, guard, program))
+    assert counts["sample_timeouts"] == 2  # demo[1] in its worker, demo[3] by the guard
+
+
+def test_a_named_batch_stays_open_after_batch_done_for_the_program_s_lines() -> None:
+    counts = counts_of(guarded("0ca9ddb6", 0, 2, executor="thread", samples=2)
+                       + guarded("269e22fb", 1, 5))
+    assert (counts["batches"], counts["samples"]) == (2, 7)
+    assert (counts["thread_pool_used"], counts["process_pool_used"]) == (1, 1)
