@@ -53,7 +53,7 @@ def start_program_faults() -> None:
         for index in range(45):
             threading.Thread(target=release.wait, name=f"idle-{index}", daemon=True).start()
     elif FAULT == "pool_creation":
-        import loky
+        import loky  # noqa: PLC0415  # only this fault needs it here
 
         def refuse(self: object, *args: object, **kwargs: object) -> None:
             raise OSError(11, "Resource temporarily unavailable")

@@ -15,16 +15,15 @@ pool chain, and the guard's lines go to the same standard output as the program'
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
 import time
 from typing import Any
 
-from faults import apply_sample_fault, sample_fault, start_program_faults
 from utils import DO_PRINT, call_with_timeout, print_l
 
+from faults import apply_sample_fault, sample_fault, start_program_faults
 from threadwatch.guard import (
     GuardPolicy,
     ItemStatus,
@@ -120,8 +119,8 @@ def _failed(index: int, sample_type: str) -> dict[str, Any]:
             "timed_out": True}
 
 
-def check_batt(task_i: int, task_id: str, timeout: float, batt: Any, policy: GuardPolicy,
-               start_time: float) -> list[dict[str, Any]]:
+def check_batt(task_i: int, task_id: str, timeout: float, batt: Any,
+               policy: GuardPolicy) -> list[dict[str, Any]]:
     task = TASKS[task_id]
     S = tuple((tuple(map(tuple, s["input"])), tuple(map(tuple, s["output"])))
               for s in task["demo"])
@@ -135,7 +134,7 @@ def check_batt(task_i: int, task_id: str, timeout: float, batt: Any, policy: Gua
     # _submit_with_retry, _collect_futures_safely, the sequential fallbacks
     result = run_batch(score_sample, all_sample_args, policy, batch=f"{task_id}-{task_i}")
     all_results = []
-    for outcome, args in zip(result.outcomes, all_sample_args):
+    for outcome, args in zip(result.outcomes, all_sample_args, strict=True):
         sample_idx, sample_type = args[0], args[2]
         if outcome.ok:
             all_results.append(outcome.value)
@@ -156,11 +155,10 @@ def check_batt(task_i: int, task_id: str, timeout: float, batt: Any, policy: Gua
     return all_results
 
 
-def run_batt(task_i: int, task_id: str, timeout: float, batt: Any, policy: GuardPolicy,
-             start_time: float) -> int:
+def run_batt(task_i: int, task_id: str, timeout: float, batt: Any, policy: GuardPolicy) -> int:
     if DO_PRINT:
         print_l(f"-- {task_id} - {task_i} start --")
-    results = check_batt(task_i, task_id, timeout, batt, policy, start_time)
+    results = check_batt(task_i, task_id, timeout, batt, policy)
     candidates = {out[3] for r in results for out in r["outputs"]}
     if DO_PRINT:
         print_l(f"-- {task_id} - {task_i} done - {len(candidates)} candidates scored")
@@ -197,7 +195,7 @@ def main() -> None:
     start_time = time.perf_counter()
     tot_d_score = 0
     for task_i, task_id in enumerate(task_ids):
-        tot_d_score += run_batt(task_i, task_id, args.timeout, batt, policy, start_time)
+        tot_d_score += run_batt(task_i, task_id, args.timeout, batt, policy)
     elapsed = time.perf_counter() - start_time
     print(f"{len(task_ids)} tasks - timeouts = 0 - tot_d_score = {tot_d_score} in {elapsed:.3f}s")
 
