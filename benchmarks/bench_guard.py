@@ -2,10 +2,13 @@
 
 Each batch is run by the guard and by the plain executor it would pick, alternately, with a
 new pool per batch on both sides (as run_batt does), the same worker count and, for process
-pools, the same multiprocessing context. Reported: median seconds per batch and the ratio
-guard/plain (target <= 1.05 for batches of 4+ items), then the decision's own cost.
+pools, the same pool: the standard library's in the same multiprocessing context, or loky's
+(``GuardPolicy(pool="loky")`` against ``loky.ProcessPoolExecutor``). Reported: median seconds
+per batch and the ratio guard/plain (target <= 1.05 for batches of 4+ items), then the
+decision's own cost.
 
     PYTHONPATH=src python benchmarks/bench_guard.py [--repeat 9] [--sizes 4,8,16,32,64]
+        [--pools thread,stdlib,loky]
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ def sleep_item(seed: int) -> int:
     return seed
 
 
-def _plain(kind: ExecutorKind, context: str) -> Callable[[Callable[[int], int], list[int]], object]:
+def _plain(pool_name: str, context: str) -> Callable[[Callable[[int], int], list[int]], object]:
     def run(fn: Callable[[int], int], items: list[int]) -> object:
         pool: Executor
-        if kind is ExecutorKind.PROCESS:
+        if pool_name == "loky":
+            import loky  # noqa: PLC0415  # only when loky is measured
+
+            pool = loky.ProcessPoolExecutor(WORKERS)
+        elif pool_name == "stdlib":
             pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context(context))
         else:
             pool = ThreadPoolExecutor(WORKERS)
@@ -84,37 +91,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--sizes", default="4,8,16,32,64")
+    parser.add_argument("--pools", default="thread,stdlib,loky")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    pools = args.pools.split(",")
 
     # The guard's INFO lines are formatted and written, as in a real run.
     handler = logging.FileHandler(os.devnull)
     logging.getLogger("threadwatch.guard").addHandler(handler)
     logging.getLogger("threadwatch.guard").setLevel(logging.INFO)
 
-    process_policy = GuardPolicy(process_min_batch=1, overload_threads=10_000)
-    thread_policy = GuardPolicy(process_min_batch=10**9, overload_threads=10_000)
-    context = decide(4, process_policy, threads=1).context or "spawn"
-    # Start the forkserver once, outside the measurements.
-    _plain(ExecutorKind.PROCESS, context)(sleep_item, [0])
+    policies = {
+        "thread": GuardPolicy(process_min_batch=10**9, overload_threads=10_000),
+        "stdlib": GuardPolicy(process_min_batch=1, overload_threads=10_000),
+        "loky": GuardPolicy(process_min_batch=1, overload_threads=10_000, pool="loky"),
+    }
+    context = decide(4, policies["stdlib"], threads=1).context or "spawn"
+    # Start the forkserver (and import loky) once, outside the measurements.
+    for name in pools:
+        _plain(name, context)(sleep_item, [0])
 
     print(f"workers={WORKERS} context={context} repeat={args.repeat} cpus={os.cpu_count()}")
     print(f"{'pool':8} {'items':16} {'n':>3} {'guard s':>9} {'plain s':>9} {'ratio':>6}")
-    ratios: list[float] = []
-    pairs = ((ExecutorKind.THREAD, thread_policy), (ExecutorKind.PROCESS, process_policy))
-    for kind, policy in pairs:
+    for name in pools:
+        ratios: list[float] = []
         for fn in (cpu_item, sleep_item):
             for size in sizes:
                 items = list(range(size))
                 guard_s, plain_s = _median_pair(
-                    _guarded(policy), _plain(kind, context), fn, items, args.repeat
+                    _guarded(policies[name]), _plain(name, context), fn, items, args.repeat
                 )
                 ratios.append(guard_s / plain_s)
                 print(
-                    f"{kind.value:8} {fn.__name__:16} {size:3d} {guard_s:9.4f} {plain_s:9.4f} "
+                    f"{name:8} {fn.__name__:16} {size:3d} {guard_s:9.4f} {plain_s:9.4f} "
                     f"{guard_s / plain_s:6.3f}"
                 )
-    print(f"ratio guard/plain: median {statistics.median(ratios):.3f}, max {max(ratios):.3f}")
+        print(
+            f"{name}: ratio guard/plain median {statistics.median(ratios):.3f}, "
+            f"max {max(ratios):.3f}"
+        )
 
     sources: tuple[Literal["process", "python"], ...] = ("process", "python")
     for source in sources:
