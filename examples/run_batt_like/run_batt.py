@@ -34,7 +34,7 @@ from threadwatch.guard import (
 )
 
 # The narrow guard instead of run_batt's blind Thread._delete patch. Everything at the top
-# level of this file also runs in each worker process, which imports it as __mp_main__:
+# level of this file also runs in each worker of a stdlib pool (imported as __mp_main__):
 # keep it to definitions and cheap set-up, and the work under `if __name__ == "__main__":`.
 install_thread_cleanup_guard()
 
