@@ -146,7 +146,10 @@ class _PoolRun:
         if pool is None:
             return
         if wait:
-            pool.shutdown(cancel=True)
+            # items still running (the pool failed while they ran) are let finish: what they
+            # give counts, and the next executor must not run them a second time
+            unfinished = any(not future.done() for future, _, _ in self.running.values())
+            pool.shutdown(cancel=not unfinished)
         else:  # stopping: end workers now, do not wait for threads
             pool.kill_workers()
             pool.abandon()
@@ -370,9 +373,12 @@ def run_on_pool(
         if stopping and batch.stop_reason is None:
             batch.stop("interrupted")  # an exception is passing through: end what runs
         run.salvage()
-        # threads still running an item finish it before the next executor takes the rest
+        # items still running finish before the next executor takes the rest; a stopping
+        # batch ends them instead, and what its killed workers' futures say afterwards
+        # (shut down, broken) is no item's outcome
         run.close_pool(wait=not stopping)
-        run.salvage()
+        if not stopping:
+            run.salvage()
     return failure
 
 
