@@ -33,11 +33,11 @@ from generate_log import write_log  # noqa: E402 - the sibling script, not a pac
 
 from threadwatch.config import load_config  # noqa: E402
 from threadwatch.events import Event  # noqa: E402
-from threadwatch.follow import Tail, TailOptions  # noqa: E402
 from threadwatch.health.window import LevelChange, ScopeHealth  # noqa: E402
+from threadwatch.live.loop import Tail, TailOptions  # noqa: E402
 from threadwatch.parse.scanner import Scanner  # noqa: E402
-from threadwatch.report import build_report  # noqa: E402
-from threadwatch.scan import counting_grammar  # noqa: E402
+from threadwatch.report.engine import counting_grammar  # noqa: E402
+from threadwatch.report.model import build_report  # noqa: E402
 
 
 class Counter:

@@ -18,7 +18,7 @@ import pytest
 from threadwatch.config import load_config
 from threadwatch.health.metrics import COUNT_KEYS
 from threadwatch.health.rules import Level
-from threadwatch.report import Report, build_report
+from threadwatch.report.model import Report, build_report
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real-logs" / "run_batt-2025-11-15"
 A_DAY = 86400.0  # judged a day after checkout: a run without its summary is cut off

@@ -55,31 +55,31 @@ _WHERE = {
     "Tally": "threadwatch.health.metrics",
     "Scanner": "threadwatch.parse.scanner",
     "Grammar": "threadwatch.parse.grammar",
-    "Consumer": "threadwatch.consumers",
+    "Consumer": "threadwatch.health.consumer",
     "LevelChange": "threadwatch.health.window",
     "ScopeHealth": "threadwatch.health.window",
     "WindowedHealth": "threadwatch.health.window",
     "ScopeReport": "threadwatch.health.scope",
-    "Tail": "threadwatch.follow",
-    "TailOptions": "threadwatch.follow",
-    "tail_logs": "threadwatch.follow",
-    "Report": "threadwatch.report",
-    "build_report": "threadwatch.report",
+    "Tail": "threadwatch.live.loop",
+    "TailOptions": "threadwatch.live.loop",
+    "tail_logs": "threadwatch.live.loop",
+    "Report": "threadwatch.report.model",
+    "build_report": "threadwatch.report.model",
 }
 
 if TYPE_CHECKING:
     from threadwatch.config import Config, load_config
-    from threadwatch.consumers import Consumer
     from threadwatch.errors import ConfigError, NothingReadError, SourceError, ThreadwatchError
     from threadwatch.events import Event, Executor, Kind
-    from threadwatch.follow import Tail, TailOptions, tail_logs
+    from threadwatch.health.consumer import Consumer
     from threadwatch.health.metrics import Tally
     from threadwatch.health.rules import Level, Verdict, judge
     from threadwatch.health.scope import ScopeReport
     from threadwatch.health.window import LevelChange, ScopeHealth, WindowedHealth
+    from threadwatch.live.loop import Tail, TailOptions, tail_logs
     from threadwatch.parse.grammar import Grammar
     from threadwatch.parse.scanner import Scanner
-    from threadwatch.report import Report, build_report
+    from threadwatch.report.model import Report, build_report
 
 
 def __getattr__(name: str) -> Any:

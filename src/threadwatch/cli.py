@@ -16,7 +16,7 @@ import typer
 from threadwatch.config import Config, load_config
 from threadwatch.errors import ConfigError, ThreadwatchError
 from threadwatch.health.rules import Level
-from threadwatch.report import build_report
+from threadwatch.report.model import build_report
 from threadwatch.text import safe_text
 from threadwatch.usage import ThreadwatchGroup, version_line
 
@@ -95,7 +95,7 @@ def report(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
     else:
-        from threadwatch.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
+        from threadwatch.report.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
 
         print_report(result, report_console())
     raise typer.Exit(int(result.total.verdict.level))
@@ -125,8 +125,8 @@ def tail(
 
     Exit code: 0 when stopped by SIGINT/SIGTERM, 3 on error.
     """
-    from threadwatch.follow import TailOptions, tail_logs  # noqa: PLC0415 - rich is slow to import
-    from threadwatch.safelog import log_to_stderr  # noqa: PLC0415 - only tail logs to stderr
+    from threadwatch.live.loop import TailOptions, tail_logs  # noqa: PLC0415 - rich is slow to import
+    from threadwatch.logs import log_to_stderr  # noqa: PLC0415 - only tail logs to stderr
 
     settings = _config(config)
     log_to_stderr()  # every threadwatch.* logger, one safe line per message
@@ -186,8 +186,8 @@ def alerts_command(
     no state file at the --state given).
     """
     from threadwatch.alerts.log import format_alert_log, read_alert_log  # noqa: PLC0415 - lazy
-    from threadwatch.safelog import log_to_stderr  # noqa: PLC0415 - lazy
-    from threadwatch.store import default_state_path  # noqa: PLC0415 - lazy
+    from threadwatch.logs import log_to_stderr  # noqa: PLC0415 - lazy
+    from threadwatch.statefile import default_state_path  # noqa: PLC0415 - lazy
 
     log_to_stderr()  # the read-only open may say it reads without the write-ahead log
     try:

@@ -24,7 +24,7 @@ from threadwatch.alerts.model import Notification
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.testing import FakeClock, MemorySink
-from threadwatch.follow import Tail, TailOptions
+from threadwatch.live.loop import Tail, TailOptions
 
 CONFIG = """
 [tail]

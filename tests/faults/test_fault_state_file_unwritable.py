@@ -23,7 +23,7 @@ from unwritable import unwritable
 from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
 from threadwatch.alerts.outbox import Outbox
-from threadwatch.store import StateStore
+from threadwatch.sources.checkpoints import StateStore
 
 SINK = """
 [alerts]

@@ -17,7 +17,7 @@ from test_guard_fork_keyerror import FORK_SCRIPT, SRC
 from threadwatch.config import load_config
 from threadwatch.guard import GuardPolicy, run_batch
 from threadwatch.health.metrics import COUNT_KEYS
-from threadwatch.report import build_report
+from threadwatch.report.model import build_report
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from threadwatch.config import Config, load_config
 from threadwatch.events import Event, Kind
 from threadwatch.health.window import ScopeHealth, WindowedHealth
 from threadwatch.parse.scanner import Scanner
-from threadwatch.scan import live_grammar
+from threadwatch.report.engine import live_grammar
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 WINDOW, BUCKET = 60.0, 10.0

@@ -14,8 +14,8 @@ import pytest
 
 from threadwatch.config import Config, load_config
 from threadwatch.events import Event, Kind
-from threadwatch.follow import Tail, TailOptions
 from threadwatch.health.window import LevelChange, ScopeHealth
+from threadwatch.live.loop import Tail, TailOptions
 
 
 def batch_line(number: int) -> str:

@@ -14,7 +14,7 @@ import pytest
 from fifo_helpers import fifo, raises_without_blocking
 
 from threadwatch.config import load_config
-from threadwatch.report import build_report
+from threadwatch.report.model import build_report
 from threadwatch.sources import discovery, files
 from threadwatch.sources.files import NotRegularFile, expand_paths, open_binary, open_regular
 

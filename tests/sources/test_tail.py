@@ -11,10 +11,10 @@ from tail_helpers import batch_line, numbers_of
 
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
-from threadwatch.scan import counting_grammar
+from threadwatch.report.engine import counting_grammar
+from threadwatch.sources.checkpoints import StateStore
 from threadwatch.sources.discovery import Roots
 from threadwatch.sources.tail import TailSettings, TailSource
-from threadwatch.store import StateStore
 
 CONFIG = load_config()
 TRACEBACK = (

@@ -43,14 +43,14 @@ from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.config import Config
-from threadwatch.consumers import Consumer
 from threadwatch.errors import OutboxError
 from threadwatch.events import Event
+from threadwatch.health.consumer import Consumer
 from threadwatch.health.rules import Level
 from threadwatch.health.window import LevelChange, ScopeHealth
-from threadwatch.safelog import safe_logger
+from threadwatch.logs import get_logger
 
-log = safe_logger("threadwatch.alerts")
+log = get_logger("threadwatch.alerts")
 _BUSY_SECONDS = 5.0  # the outbox's busy timeout (``Outbox``'s default)
 
 Clock = Callable[[], float]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from threadwatch.alerts.model import Alert, Notification, new_notification_id
 from threadwatch.errors import OutboxError
-from threadwatch.store import open_read_only, open_sqlite
+from threadwatch.statefile import open_read_only, open_sqlite
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 

@@ -28,9 +28,9 @@ from threadwatch.alerts.outbox import Delivery, Outbox
 from threadwatch.alerts.settings import DeliveryConfig
 from threadwatch.alerts.sinks.base import Resyncing, Sink
 from threadwatch.errors import DeliveryError, OutboxError
-from threadwatch.safelog import safe_logger
+from threadwatch.logs import get_logger
 
-log = safe_logger("threadwatch.alerts")
+log = get_logger("threadwatch.alerts")
 
 Clock = Callable[[], float]
 MAX_PER_PASS = 20  # per sink and pass: a long backlog is worked off between stop checks

@@ -17,6 +17,7 @@ import os
 from threadwatch.events import Event
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Notice, Scanner
+from threadwatch.sources.checkpoints import Checkpoint
 from threadwatch.sources.files import NotRegularFile, open_regular
 from threadwatch.sources.identity import (
     FileId,
@@ -24,7 +25,6 @@ from threadwatch.sources.identity import (
     has_prefix,
     take_fingerprint,
 )
-from threadwatch.store import Checkpoint
 
 CHUNK_BYTES = 1 << 20
 

@@ -26,7 +26,9 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from threadwatch.sources.logs import logger
+from threadwatch.logs import TAIL_LOGGER, get_logger
+
+logger = get_logger(TAIL_LOGGER)
 
 INOTIFY = "inotify"
 POLLING = "polling"

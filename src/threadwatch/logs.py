@@ -11,8 +11,10 @@ It is applied twice over, so that no path is left open:
 * ``log_to_stderr`` (what the command line uses) installs one stderr handler, with the filter,
   on the ``threadwatch`` logger: every ``threadwatch.*`` logger's records pass through it,
   also those of a logger made with plain ``logging.getLogger``;
-* ``safe_logger`` gives a module its logger with the filter on the logger itself, so a library
+* ``get_logger`` gives a module its logger with the filter on the logger itself, so a library
   user's own handlers get safe records too.
+
+Modules log only through ``get_logger`` (a test checks that none calls ``logging`` itself).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TextIO
 from threadwatch.text import safe_block, safe_text
 
 ROOT_LOGGER = "threadwatch"
+TAIL_LOGGER = "threadwatch.tail"  # the modules of ``tail`` (sources, live) share this one
 STDERR_FORMAT = "threadwatch: %(message)s"
 _DONE = "threadwatch_safe"  # set on a record once rewritten (the second filter skips it)
 _INDENT = "    "
@@ -56,7 +59,7 @@ class SafeTextFilter(logging.Filter):
         return True
 
 
-def safe_logger(name: str) -> logging.Logger:
+def get_logger(name: str) -> logging.Logger:
     """The logger ``name`` with a ``SafeTextFilter`` on it (added once)."""
     found = logging.getLogger(name)
     if not any(isinstance(f, SafeTextFilter) for f in found.filters):

@@ -14,16 +14,9 @@ from typing import Any
 import pytest
 
 from threadwatch.errors import StateError, StateInUseError
+from threadwatch.sources.checkpoints import RETIRED_DAYS, Checkpoint, StateStore
 from threadwatch.sources.identity import FileId, Fingerprint
-from threadwatch.store import (
-    RETIRED_DAYS,
-    Checkpoint,
-    StateLock,
-    StateStore,
-    default_state_path,
-    make_state_folder,
-    open_read_only,
-)
+from threadwatch.statefile import StateLock, default_state_path, make_state_folder, open_read_only
 
 
 def checkpoint(offset: int = 10, live: bool = True) -> Checkpoint:

@@ -23,17 +23,20 @@ from types import FrameType
 
 from threadwatch.alerts.dispatcher import build_alert_consumer
 from threadwatch.config import Config
-from threadwatch.consumers import Consumer
 from threadwatch.errors import StateError
 from threadwatch.events import Event
+from threadwatch.health.consumer import Consumer
 from threadwatch.health.window import WindowedHealth
-from threadwatch.scan import live_grammar
+from threadwatch.live.view import JsonLinesWriter, LiveView
+from threadwatch.logs import TAIL_LOGGER, get_logger
+from threadwatch.report.engine import live_grammar
+from threadwatch.sources.checkpoints import StateStore
 from threadwatch.sources.discovery import Roots
-from threadwatch.sources.logs import logger
 from threadwatch.sources.tail import TailSettings, TailSource
 from threadwatch.sources.wakeup import Waker
-from threadwatch.store import StateLock, StateStore, default_state_path, make_state_folder
-from threadwatch.view import JsonLinesWriter, LiveView
+from threadwatch.statefile import StateLock, default_state_path, make_state_folder
+
+logger = get_logger(TAIL_LOGGER)
 
 _MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
 _TICK_SECONDS = 1.0

@@ -20,7 +20,7 @@ from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.testing import FakeClock
 from threadwatch.config import load_config
 from threadwatch.events import Kind
-from threadwatch.follow import Tail, TailOptions
+from threadwatch.live.loop import Tail, TailOptions
 
 CONFIG = """
 [tail]

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from threadwatch import scan
 from threadwatch.config import load_config
 from threadwatch.errors import NothingReadError
 from threadwatch.health.metrics import COUNT_KEYS
 from threadwatch.health.rules import Level
-from threadwatch.report import build_report
+from threadwatch.report import engine as scan
+from threadwatch.report.model import build_report
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 
 
 def counts(**nonzero: int) -> dict[str, int]:

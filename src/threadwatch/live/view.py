@@ -18,7 +18,7 @@ from rich.text import Text
 from threadwatch.events import Event
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
-from threadwatch.render import level_text, percent, short_names
+from threadwatch.report.render import level_text, percent, short_names
 from threadwatch.text import safe_text
 
 _FIELDS = Event._fields

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from threadwatch.config import Config
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import Tally, named_guard_batch
-from threadwatch.scan import SourceScan, scan_one
+from threadwatch.report.engine import SourceScan, scan_one
 from threadwatch.sources.files import COMPRESSED_SUFFIXES, STDIN
 
 __all__ = ["join_run_streams", "run_stem"]

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL, ScopeReport
-from threadwatch.report import Report
+from threadwatch.report.model import Report
 from threadwatch.sources.files import STDIN
 from threadwatch.text import safe_text
 

@@ -10,8 +10,8 @@ from rich.console import Console
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
 from threadwatch.health.window import WindowedHealth
-from threadwatch.render import short_names
-from threadwatch.view import JsonLinesWriter, LiveView, live_table
+from threadwatch.live.view import JsonLinesWriter, LiveView, live_table
+from threadwatch.report.render import short_names
 
 CONFIG = load_config()
 BATCH = Event(Kind.BATCH, "/logs/a.log", 17, task_id="0000abcd", batch_index=3,

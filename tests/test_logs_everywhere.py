@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from threadwatch.sources.logs import LOGGER_NAME, logger
+from threadwatch.logs import TAIL_LOGGER as LOGGER_NAME
+from threadwatch.logs import get_logger
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "threadwatch"
+logger = get_logger(LOGGER_NAME)
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "threadwatch"
 
 
 def test_messages_and_arguments_show_their_controls_as_escapes(
@@ -38,12 +41,15 @@ def test_tracebacks_show_their_controls_as_escapes_indented(
     assert [line for line in lines[1:] if not line.startswith("    ")] == []
 
 
-def test_tail_modules_log_only_through_the_safe_logger() -> None:
-    modules = [*sorted((SRC / "sources").glob("*.py")), SRC / "follow.py"]
+def test_every_module_logs_only_through_the_safe_logger() -> None:
+    """``logs.get_logger`` puts the escape filter on a logger: a module that called ``logging``
+    itself could log raw file names. The guard stands alone (it may not import threadwatch)."""
+    modules = [path for path in sorted(SRC.rglob("*.py"))
+               if path.name != "logs.py" and "guard" not in path.relative_to(SRC).parts]
+    assert len(modules) > 40
     for path in modules:
-        if path.name == "logs.py":
-            continue
         tree = ast.parse(path.read_text())
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute)
-                 and isinstance(n.value, ast.Name) and n.value.id == "logging"]
-        assert calls == [], f"{path.name} uses the logging module directly"
+                 and isinstance(n.value, ast.Name) and n.value.id == "logging"
+                 and n.attr == "getLogger"]
+        assert calls == [], f"{path.relative_to(SRC)} makes a logger of its own"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tests.sources.tail_helpers import FAST, config_with, running_tail, wait_until
 
-from threadwatch.report import build_report
+from threadwatch.report.model import build_report
 
-ROOT = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def test_tail_and_report_agree_on_every_fixture(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from threadwatch.config import load_config
 from threadwatch.health.metrics import COUNT_KEYS
-from threadwatch.report import build_report
-from threadwatch.streams import run_stem
+from threadwatch.report.model import build_report
+from threadwatch.report.streams import run_stem
 
 A_DAY = 86400.0
 

@@ -14,9 +14,9 @@ from threadwatch.config import Config
 from threadwatch.errors import NothingReadError
 from threadwatch.health.metrics import COUNT_KEYS, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
-from threadwatch.scan import SourceScan, scan_paths
+from threadwatch.report.engine import SourceScan, scan_paths
+from threadwatch.report.streams import join_run_streams
 from threadwatch.sources.files import expand_paths
-from threadwatch.streams import join_run_streams
 
 # what a source with lines but no progress line most likely is, in the words a reader needs
 NO_PROGRESS = (

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from threadwatch.safelog import ROOT_LOGGER, SafeTextFilter, log_to_stderr, safe_logger
+from threadwatch.logs import ROOT_LOGGER, SafeTextFilter, get_logger, log_to_stderr
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def stderr() -> Iterator[io.StringIO]:
 
 
 def test_a_logger_without_a_filter_of_its_own_is_made_safe_too(stderr: io.StringIO) -> None:
-    plain = logging.getLogger("threadwatch.some.module")  # not made with safe_logger
+    plain = logging.getLogger("threadwatch.some.module")  # not made with get_logger
     assert not any(isinstance(f, SafeTextFilter) for f in plain.filters)
     plain.warning("cannot write %s", "/state\nthreadwatch: all clear\u202e\x1b[2J.db")
     assert stderr.getvalue() == (
@@ -35,7 +35,7 @@ def test_a_logger_without_a_filter_of_its_own_is_made_safe_too(stderr: io.String
 
 
 def test_a_record_is_rewritten_once_through_both_filters(stderr: io.StringIO) -> None:
-    safe_logger("threadwatch.alerts").warning("alerts: %s", "a\\x1b \x1b")
+    get_logger("threadwatch.alerts").warning("alerts: %s", "a\\x1b \x1b")
     assert stderr.getvalue() == "threadwatch: alerts: a\\x1b \\x1b\n"
 
 
