@@ -17,15 +17,11 @@ from threadwatch.alerts.settings import (
     SlackSinkConfig,
     WebhookSinkConfig,
 )
-from threadwatch.config import (
-    InferenceConfig,
-    ParseConfig,
-    RunsConfig,
-    TailConfig,
-    default_config_text,
-    load_config,
-)
+from threadwatch.config import default_config_text, load_config
 from threadwatch.errors import ConfigError
+from threadwatch.health.settings import InferenceConfig, RunsConfig
+from threadwatch.parse.settings import ParseConfig
+from threadwatch.sources.settings import TailConfig
 
 REPO = Path(__file__).resolve().parents[1]
 

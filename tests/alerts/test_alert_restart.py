@@ -58,7 +58,7 @@ def test_build_alert_consumer_sends_from_a_background_thread(
         "hold_seconds": 0, "group_wait_seconds": 0,
         "sinks": {"hook": {"type": "webhook", "url": "${TW_TEST_HOOK}"}}}})
     clock = FakeClock()
-    consumer = build_alert_consumer(config, tmp_path / "state.db", clock)
+    consumer = build_alert_consumer(config.alerts, tmp_path / "state.db", clock)
     try:
         consumer.on_changes([change("total", Level.GREEN, Level.RED, clock.now)],
                             [health("total", Level.RED)])
@@ -77,4 +77,4 @@ def test_build_alert_consumer_names_a_sink_whose_variable_is_unset(
     config = Config.model_validate({"alerts": {
         "sinks": {"ops": {"type": "slack", "url": "${TW_UNSET_HOOK}"}}}})
     with pytest.raises(SinkConfigError, match=r"'ops'.*TW_UNSET_HOOK is not set"):
-        build_alert_consumer(config, tmp_path / "state.db", FakeClock())
+        build_alert_consumer(config.alerts, tmp_path / "state.db", FakeClock())

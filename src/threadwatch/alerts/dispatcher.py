@@ -42,7 +42,6 @@ from threadwatch.alerts.sender import BackgroundSender, Sender, SinkState, stop_
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
-from threadwatch.config import Config
 from threadwatch.errors import OutboxError
 from threadwatch.events import Event
 from threadwatch.health.consumer import Consumer
@@ -221,7 +220,7 @@ class AlertDispatcher:
             self._group[alert.key] = grouped
 
 
-def build_alert_consumer(config: Config, state_path: str | Path, clock: Clock) -> Consumer:
+def build_alert_consumer(config: AlertsConfig, state_path: str | Path, clock: Clock) -> Consumer:
     """The dispatcher ``tail`` runs: sinks from the config (``${VARS}`` from the environment),
     the outbox in ``state_path``, sending on a background thread.
 
@@ -229,11 +228,11 @@ def build_alert_consumer(config: Config, state_path: str | Path, clock: Clock) -
         SinkConfigError: a sink's variable is unset or its URL malformed (tail exits 3).
         ThreadwatchError: the state file cannot be opened.
     """
-    sinks = build_sinks(config.alerts, os.environ)
+    sinks = build_sinks(config, os.environ)
     try:
         outbox = Outbox(state_path)
     except Exception:
         for sink in sinks.values():
             sink.close()
         raise
-    return AlertDispatcher(config.alerts, outbox, sinks, clock)
+    return AlertDispatcher(config, outbox, sinks, clock)

@@ -12,21 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from threadwatch.events import Kind
+from threadwatch.settings import DAY, HOUR, WEEK, Settings
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-HOUR = 3600.0
-DAY = 86400.0
-WEEK = 7 * DAY
-
-
-class EventRuleConfig(_Model):
+class EventRuleConfig(Settings):
     """``[[alerts.events]]``: alert at once when an event of these kinds is seen in a source."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -35,7 +27,7 @@ class EventRuleConfig(_Model):
     summary: str = ""
 
 
-class _SinkBase(_Model):
+class _SinkBase(Settings):
     url: str = Field(min_length=1)
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     verify_tls: bool = True
@@ -85,7 +77,7 @@ SinkConfig = Annotated[
 ]
 
 
-class DeliveryConfig(_Model):
+class DeliveryConfig(Settings):
     """``[alerts.delivery]``: retries of the outbox sender."""
 
     backoff_initial_seconds: float = Field(5.0, ge=0.01, le=HOUR)
@@ -105,7 +97,7 @@ def _default_event_rules() -> tuple[EventRuleConfig, ...]:
     )
 
 
-class AlertsConfig(_Model):
+class AlertsConfig(Settings):
     """``[alerts]``: hold, repeat and grouping times, event rules, sinks and delivery."""
 
     hold_seconds: float = Field(120.0, ge=0, le=DAY)

@@ -11,7 +11,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from threadwatch.config import Rule
+from threadwatch.health.settings import Rule
 
 
 class Level(enum.IntEnum):

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from threadwatch.config import Rule
 from threadwatch.health.metrics import rates_of
 from threadwatch.health.rules import Verdict, judge
+from threadwatch.health.settings import Rule
 
 TOTAL = "total"
 

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from threadwatch.config import Config
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
 from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
+from threadwatch.health.settings import HealthConfig
 
 _STATE_VERSION = 1
 _STATE_TEXT_CHARS = 4000  # the latest event's text is kept for a stalled event's sample
@@ -140,7 +140,8 @@ class WindowedHealth:
         bucket_seconds: time resolution of the window.
     """
 
-    def __init__(self, config: Config, window_seconds: float, bucket_seconds: float = 10.0) -> None:
+    def __init__(self, config: HealthConfig, window_seconds: float,
+                 bucket_seconds: float = 10.0) -> None:
         self._config = config
         self._window = window_seconds
         self._bucket = bucket_seconds

@@ -267,7 +267,7 @@ def tail_logs(
     alerting: list[Consumer] = []
     try:
         if config.alerts.sinks:  # before following anything: a bad sink stops us at once
-            alerting.append(build_alert_consumer(config, state_path, time.time))
+            alerting.append(build_alert_consumer(config.alerts, state_path, time.time))
     except BaseException:
         tail.close()
         raise

@@ -22,13 +22,13 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from threadwatch.config import TailConfig
 from threadwatch.events import Event
 from threadwatch.parse.grammar import Grammar
 from threadwatch.sources.checkpoints import Checkpoint, StateStore
 from threadwatch.sources.discovery import Roots
 from threadwatch.sources.follower import Follower, open_file
 from threadwatch.sources.identity import FileId, ends_line_at, has_prefix, take_fingerprint
+from threadwatch.sources.settings import TailConfig
 from threadwatch.sources.stdin import StdinFollower
 
 READ_BUDGET = 8 << 20  # bytes per file per pass: one busy file cannot starve the others

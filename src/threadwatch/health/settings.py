@@ -1,0 +1,109 @@
+"""What health is judged by: the rules (thresholds), the program's process-pool rule, runs.
+
+``HealthConfig`` is what a health window reads; the assembled configuration satisfies it, and
+health code never sees any other setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
+from threadwatch.settings import DAY, Settings
+
+Level = Literal["yellow", "red"]
+_OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
+
+
+class InferenceConfig(Settings):
+    process_min_batch: int = Field(4, ge=1, le=1_000_000)
+
+
+class RunsConfig(Settings):
+    """How runs of the program are judged over time."""
+
+    stall_seconds: float = Field(120.0, gt=0, le=DAY)
+
+
+class Rule(Settings):
+    """One threshold: a rate or a count, one comparison, the level it raises."""
+
+    level: Level
+    rate: str | None = None
+    count: str | None = None
+    above: float | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    below: float | None = None
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _one_metric_one_comparison(self) -> Rule:
+        if (self.rate is None) == (self.count is None):
+            raise ValueError("give exactly one of 'rate' or 'count'")
+        if self.rate is not None and self.rate not in RATE_KEYS:
+            raise ValueError(f"unknown rate {self.rate!r}; known: {', '.join(RATE_KEYS)}")
+        if self.count is not None and self.count not in COUNT_KEYS:
+            raise ValueError(f"unknown count {self.count!r}; known: {', '.join(COUNT_KEYS)}")
+        given = [name for name in _OPERATORS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(_OPERATORS)}")
+        return self
+
+    @field_validator(*_OPERATORS)
+    @classmethod
+    def _threshold_in_range(cls, threshold: float | None, info: ValidationInfo) -> float | None:
+        # ``rate`` and ``count`` come first in the model: validated already when given
+        is_rate = info.data.get("rate") is not None
+        if threshold is None or is_rate == (info.data.get("count") is not None):
+            return threshold  # not one metric: the model's check says so
+        problem = _rate_problem(threshold) if is_rate else _count_problem(threshold)
+        if problem:
+            raise ValueError(problem)
+        return threshold
+
+    @property
+    def metric(self) -> str:
+        return self.rate if self.rate is not None else self.count  # type: ignore[return-value]
+
+    @property
+    def is_rate(self) -> bool:
+        return self.rate is not None
+
+    @property
+    def comparison(self) -> tuple[str, float]:
+        """The operator (``>``, ``>=``, ``<=``, ``<``) and the threshold."""
+        for name, operator in _OPERATORS.items():
+            value = getattr(self, name)
+            if value is not None:
+                return operator, float(value)
+        raise AssertionError("validated to have one comparison")
+
+
+def _rate_problem(threshold: float) -> str | None:
+    if 0 <= threshold <= 1:
+        return None
+    if 1 < threshold <= 100:
+        return f"{threshold:g} looks like a percentage: write {threshold / 100:g}"
+    return "a rate is a fraction from 0 to 1"
+
+
+def _count_problem(threshold: float) -> str | None:
+    if threshold >= 0 and threshold.is_integer():
+        return None
+    return "a count threshold is a whole number, 0 or more"
+
+
+class HealthConfig(Protocol):
+    """The settings a health window reads."""
+
+    @property
+    def rules(self) -> tuple[Rule, ...]: ...
+
+    @property
+    def inference(self) -> InferenceConfig: ...
+
+    @property
+    def runs(self) -> RunsConfig: ...
