@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from generate_log import write_log  # noqa: E402 - the sibling script, not a package
 
-# What the operators' grep loops count (BRIEF §2 messages the report counts).
+# What the operators' grep loops count (the run_batt messages the report counts, docs/messages.md).
 GREP_PATTERN = (
     r"-- [0-9a-f]{8} - [0-9]+ --|System overloaded|failed \(|also failed|Parallel execution failed"
     r"|Executor creation failed|(demo|test)\[[0-9]+\] - |timed out|failed: |tasks - [0-9]+ timeouts"

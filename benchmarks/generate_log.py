@@ -1,4 +1,4 @@
-"""Write a large run_batt log in the real formats of BRIEF §2, deterministically.
+"""Write a large run_batt log in run_batt's real line formats (docs/messages.md), deterministically.
 
 Usage: python benchmarks/generate_log.py OUT [--mb 160] [--seed 7]
 

@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 
 class Kind(enum.Enum):
-    """What a log line or block means (BRIEF §2 messages, §3 traceback blocks, guard lines)."""
+    """What a log line or block means: run_batt's messages (docs/messages.md), CPython's
+    thread traceback blocks, the guard's lines."""
 
     TASK_START = "task_start"
     BATCH = "batch"

@@ -1,4 +1,4 @@
-"""The real thread-cleanup KeyError (BRIEF §3), reproduced by forking, on every CPython here.
+"""The real thread-cleanup KeyError, reproduced by forking, on every CPython here.
 
 A fresh ``-S`` interpreter registers an after-fork hook *before* ``import threading``; the hook
 starts a short daemon thread in the child, before threading's own after-fork hook rebuilds its

@@ -63,7 +63,7 @@ def test_report_counts_what_the_guard_really_did(guard_log: Path, tmp_path: Path
             thread.join()
     assert overloaded.executor.value == "sequential"
 
-    # 4. a real thread-cleanup KeyError suppressed by the guard in a forked child (BRIEF §3)
+    # 4. a real thread-cleanup KeyError suppressed by the guard in a forked child
     child = subprocess.run(
         [sys.executable, "-S", "-c", FORK_SCRIPT, "guard", SRC],
         capture_output=True, text=True, timeout=60, check=False,

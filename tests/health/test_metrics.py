@@ -1,4 +1,4 @@
-"""Counts and the executor rule of BRIEF §2/§4, on real parsed lines."""
+"""Counts and the executor rule (README, ``threadwatch report``), on real parsed lines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Levels from counts and rates with the default rules (BRIEF §4)."""
+"""Levels from counts and rates with the default rules."""
 
 from __future__ import annotations
 

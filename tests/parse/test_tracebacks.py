@@ -1,4 +1,4 @@
-"""Traceback blocks are grouped into one event and classified by shape (BRIEF §3)."""
+"""Traceback blocks are grouped into one event and classified by shape."""
 
 from __future__ import annotations
 

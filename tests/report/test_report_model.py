@@ -1,4 +1,5 @@
-"""``report`` on the bundled fixtures: counts derived by hand from BRIEF §2/§4, not copied.
+"""``report`` on the bundled fixtures: counts derived by hand from the message table and the
+count definitions (README), not copied.
 
 How each expectation was derived is written next to it; the fixture files say the rest.
 """

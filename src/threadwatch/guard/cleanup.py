@@ -1,4 +1,5 @@
-"""A narrow guard for the thread-cleanup ``KeyError`` that CPython 3.11+ prints (BRIEF §3).
+"""A narrow guard for the thread-cleanup ``KeyError`` that CPython 3.11+ prints
+(a forked child's threads bookkeeping, see docs/guard.md).
 
 When a thread ends, ``Thread._bootstrap_inner`` calls ``Thread._delete``, which runs
 ``del _active[get_ident()]``. If the thread was never registered in ``threading._active`` (it

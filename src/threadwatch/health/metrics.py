@@ -1,6 +1,7 @@
-"""Events → the counts and rates of BRIEF §4, for one scope (a file, a window, everything).
+"""Events → the counts and rates, for one scope (a file, a window, everything); the README's
+``threadwatch report`` section defines each JSON key.
 
-The executor a batch ended on is rarely printed; it follows the program's fixed rule (BRIEF §2):
+The executor a batch ended on is rarely printed; it follows run_batt's fixed rule:
 overload → sequential; fewer than ``process_min_batch`` distinct samples → thread pool;
 otherwise process pool; a fallback or failure line for the batch overrides that. A batch with
 no sample seen and no such line (a run killed mid-batch) has no known executor and counts in

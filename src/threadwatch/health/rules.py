@@ -1,4 +1,4 @@
-"""Counts and rates → a level with its reasons (BRIEF §4).
+"""Counts and rates → a level with its reasons (the rules of ``default_config.toml``).
 
 Rate rules apply only where there are batches. A scope with no batches is judged by its count
 rules alone, and is *unknown* when none of them fires: nothing was seen to judge.

@@ -1,4 +1,5 @@
-"""Grouping multi-line traceback blocks into one event and classifying them (BRIEF §3).
+"""Grouping multi-line traceback blocks into one event and classifying them (CPython's
+``Exception ignored in thread started by`` and ``Exception in thread`` blocks).
 
 A block starts at a header (``Exception ignored in thread started by…``, ``Exception in thread
 NAME:``, ``Traceback (most recent call last):``) and takes the lines that belong to a traceback:

@@ -229,7 +229,7 @@ def scan_paths(
 
 def _context() -> multiprocessing.context.BaseContext:
     """``fork`` (fast: nothing re-imported) when this process runs no other thread; otherwise
-    ``forkserver`` — forking a process with threads can deadlock the child (BRIEF §3)."""
+    ``forkserver`` — forking a process with threads can deadlock the child (docs/guard.md)."""
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return multiprocessing.get_context("fork")

@@ -1,6 +1,7 @@
 """``threadwatch report``'s library half: paths → per-source and total verdicts.
 
-The total is judged on the summed counts of all sources, not as the worst source (BRIEF §4).
+The total is judged on the summed counts of all sources, not as the worst source: ten
+sources each just under a threshold are over it together.
 """
 
 from __future__ import annotations
