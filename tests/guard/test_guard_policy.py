@@ -11,9 +11,9 @@ import pytest
 
 from threadwatch.guard import (
     Decision,
+    DecisionReason,
     ExecutorKind,
     GuardPolicy,
-    Reason,
     count_threads,
     decide,
 )
@@ -60,23 +60,23 @@ def test_policy_rejects_invalid_settings(changes: dict[str, object], complaint: 
 
 def test_more_than_overload_threads_means_sequential() -> None:
     decision = decide(10, GuardPolicy(), threads=41)
-    assert decision == Decision(10, 41, ExecutorKind.SEQUENTIAL, 1, Reason.OVERLOAD, None)
+    assert decision == Decision(10, 41, ExecutorKind.SEQUENTIAL, 1, DecisionReason.OVERLOAD, None)
 
 
 def test_exactly_overload_threads_is_not_overload() -> None:
-    assert decide(10, GuardPolicy(), threads=40).reason is Reason.LARGE_BATCH
+    assert decide(10, GuardPolicy(), threads=40).reason is DecisionReason.LARGE_BATCH
 
 
 def test_small_batch_uses_thread_pool_sized_to_batch() -> None:
     assert decide(2, GuardPolicy(), threads=1) == Decision(
-        2, 1, ExecutorKind.THREAD, 2, Reason.SMALL_BATCH, None, "stdlib"
+        2, 1, ExecutorKind.THREAD, 2, DecisionReason.SMALL_BATCH, None, "stdlib"
     )
     assert decide(3, GuardPolicy(), threads=1).workers == 3
 
 
 def test_large_batch_uses_forkserver_process_pool_of_max_workers() -> None:
     assert decide(4, GuardPolicy(), threads=1) == Decision(
-        4, 1, ExecutorKind.PROCESS, 3, Reason.LARGE_BATCH, "forkserver", "stdlib"
+        4, 1, ExecutorKind.PROCESS, 3, DecisionReason.LARGE_BATCH, "forkserver", "stdlib"
     )
 
 
@@ -91,7 +91,7 @@ def test_fork_and_spawn_only_when_the_policy_asks() -> None:
 
 def test_empty_batch_runs_nothing_sequentially() -> None:
     assert decide(0, GuardPolicy(), threads=1) == Decision(
-        0, 1, ExecutorKind.SEQUENTIAL, 0, Reason.SMALL_BATCH, None
+        0, 1, ExecutorKind.SEQUENTIAL, 0, DecisionReason.SMALL_BATCH, None
     )
 
 

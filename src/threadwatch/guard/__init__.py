@@ -23,9 +23,9 @@ from threadwatch.guard.executor import POOL_ERRORS, default_pool_factory, run_ba
 from threadwatch.guard.outcome import BatchResult, Fallback, ItemOutcome, ItemStatus
 from threadwatch.guard.policy import (
     Decision,
+    DecisionReason,
     ExecutorKind,
     GuardPolicy,
-    Reason,
     count_threads,
     decide,
 )
@@ -36,12 +36,12 @@ __all__ = [
     "POOL_ERRORS",
     "BatchResult",
     "Decision",
+    "DecisionReason",
     "ExecutorKind",
     "Fallback",
     "GuardPolicy",
     "ItemOutcome",
     "ItemStatus",
-    "Reason",
     "SuppressedCleanupError",
     "cancel_on_signals",
     "cancel_running_batches",

@@ -36,9 +36,9 @@ from threadwatch.guard.eventlog import emit
 from threadwatch.guard.outcome import BatchResult, Fallback, ItemStatus
 from threadwatch.guard.policy import (
     Decision,
+    DecisionReason,
     ExecutorKind,
     GuardPolicy,
-    Reason,
     decide,
     pool_name,
 )
@@ -101,7 +101,7 @@ def _fall_back(
 
 def _emit_decision(batch_id: str, decision: Decision) -> None:
     emit(
-        logging.WARNING if decision.reason is Reason.OVERLOAD else logging.INFO,
+        logging.WARNING if decision.reason is DecisionReason.OVERLOAD else logging.INFO,
         "decision",
         ("batch", batch_id),
         ("items", decision.items),

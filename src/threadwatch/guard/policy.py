@@ -31,9 +31,9 @@ if TYPE_CHECKING:  # 3.10+ syntax in aliases; the guard stays importable on 3.9
 
 __all__ = [
     "Decision",
+    "DecisionReason",
     "ExecutorKind",
     "GuardPolicy",
-    "Reason",
     "count_threads",
     "decide",
     "pool_name",
@@ -56,7 +56,7 @@ class ExecutorKind(enum.Enum):
     SEQUENTIAL = "sequential"
 
 
-class Reason(enum.Enum):
+class DecisionReason(enum.Enum):
     """Why the decision chose its executor."""
 
     OVERLOAD = "overload"
@@ -141,7 +141,7 @@ class Decision:
     threads: int
     executor: ExecutorKind
     workers: int
-    reason: Reason
+    reason: DecisionReason
     context: str | None  # the process pool's start method; None unless executor is PROCESS
     # whose pool runs the batch: "stdlib", "loky" or the factory's name; None when sequential
     pool: str | None = None
@@ -227,15 +227,18 @@ def decide(items: int, policy: GuardPolicy, threads: int | None = None) -> Decis
     if threads is None:
         threads = count_threads(policy.thread_count_source)
     if threads > policy.overload_threads:
-        return Decision(items, threads, ExecutorKind.SEQUENTIAL, 1, Reason.OVERLOAD, None)
+        return Decision(items, threads, ExecutorKind.SEQUENTIAL, 1, DecisionReason.OVERLOAD, None)
     workers = min(items, policy.max_workers)
     if items == 0:  # nothing to run: no pool is worth starting
-        return Decision(items, threads, ExecutorKind.SEQUENTIAL, 0, Reason.SMALL_BATCH, None)
+        return Decision(
+            items, threads, ExecutorKind.SEQUENTIAL, 0, DecisionReason.SMALL_BATCH, None
+        )
     pool = pool_name(policy)
     if items < policy.process_min_batch:  # threads are the standard library's, or the factory's
         threads_from = pool if callable(policy.pool) else "stdlib"
         return Decision(
-            items, threads, ExecutorKind.THREAD, workers, Reason.SMALL_BATCH, None, threads_from
+            items, threads, ExecutorKind.THREAD, workers, DecisionReason.SMALL_BATCH, None,
+            threads_from,
         )
     if pool == "loky":
         context: str | None = "loky"  # loky's own start method (fork+exec), not multiprocessing's
@@ -244,5 +247,5 @@ def decide(items: int, policy: GuardPolicy, threads: int | None = None) -> Decis
     else:  # a factory makes its own pool: its start method is its own business
         context = None
     return Decision(
-        items, threads, ExecutorKind.PROCESS, workers, Reason.LARGE_BATCH, context, pool
+        items, threads, ExecutorKind.PROCESS, workers, DecisionReason.LARGE_BATCH, context, pool
     )

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
 from threadwatch.settings import DAY, Settings
 
-Level = Literal["yellow", "red"]
+RuleLevel = Literal["yellow", "red"]  # a rule raises one of these (health.rules.Level: any verdict)
 _OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
 
 
@@ -30,7 +30,7 @@ class RunsConfig(Settings):
 class Rule(Settings):
     """One threshold: a rate or a count, one comparison, the level it raises."""
 
-    level: Level
+    level: RuleLevel
     rate: str | None = None
     count: str | None = None
     above: float | None = None
