@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 from generate_log import write_log  # noqa: E402 - the sibling script, not a package
 
 from threadwatch.config import load_config  # noqa: E402
-from threadwatch.events import Event  # noqa: E402
+from threadwatch.events import Event, Kind  # noqa: E402
 from threadwatch.health.window import LevelChange, ScopeHealth  # noqa: E402
 from threadwatch.live.loop import Tail, TailOptions  # noqa: E402
 from threadwatch.parse.scanner import Scanner  # noqa: E402
@@ -46,6 +46,8 @@ class Counter:
     def __init__(self) -> None:
         self.count = 0
         self.arrived: dict[int, float] = {}
+
+    kinds: frozenset[Kind] = frozenset()  # what health reads is enough
 
     def on_events(self, events: Sequence[Event], at: float) -> None:
         now = time.perf_counter()

@@ -24,6 +24,7 @@ from threadwatch.alerts.model import Notification
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.testing import FakeClock, MemorySink
+from threadwatch.events import Kind
 from threadwatch.live.loop import Tail, TailOptions
 
 CONFIG = """
@@ -131,6 +132,8 @@ class Ticks:
     def __init__(self) -> None:
         self.count = 0
         self.read: dict[str, int] = {}
+
+    kinds: frozenset[Kind] = frozenset()  # what health reads is enough
 
     def on_events(self, events: Any, at: float) -> None:
         for event in events:

@@ -64,6 +64,8 @@ class Counter:
         self.batches = 0
         self.ticks = 0
 
+    kinds: frozenset[Kind] = frozenset()  # what health reads is enough
+
     def on_events(self, events: Any, at: float) -> None:
         self.batches += sum(1 for e in events if e.kind is Kind.BATCH)
 

@@ -66,6 +66,8 @@ class RecordingConsumer:
         self.ticks = 0
         self.closed = False
 
+    kinds: frozenset[Kind] = frozenset()  # what health reads is enough
+
     def on_events(self, events: Sequence[Event], at: float) -> None:
         with self._lock:
             self._events.extend(events)

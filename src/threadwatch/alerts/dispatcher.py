@@ -43,7 +43,7 @@ from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.errors import OutboxError
-from threadwatch.events import Event
+from threadwatch.events import Event, Kind
 from threadwatch.health.consumer import Consumer
 from threadwatch.health.rules import Level
 from threadwatch.health.window import LevelChange, ScopeHealth
@@ -107,6 +107,11 @@ class AlertDispatcher:
         return self.sender.states()
 
     # -- the Consumer protocol --------------------------------------------------------------
+
+    @property
+    def kinds(self) -> frozenset[Kind]:
+        """The kinds the ``[[alerts.events]]`` rules watch."""
+        return self._rules.kinds
 
     def on_events(self, events: Sequence[Event], at: float) -> None:
         self._now = max(self._now, at)

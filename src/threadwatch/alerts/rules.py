@@ -61,6 +61,11 @@ def _label(level: Level) -> str:
     return level.label
 
 
+def watched_kinds(config: AlertsConfig) -> frozenset[Kind]:
+    """The event kinds the ``[[alerts.events]]`` rules of ``config`` watch."""
+    return frozenset(kind for rule in config.events for kind in rule.kinds)
+
+
 class AlertRules:
     """Turns observed scope levels and events into alerts.
 
@@ -76,6 +81,7 @@ class AlertRules:
         for rule in config.events:
             for kind in rule.kinds:
                 self._by_kind.setdefault(kind, []).append(rule)
+        self.kinds = watched_kinds(config)
         self._recent: dict[str, deque[str]] = {}
         self._recent_total: deque[str] = deque(maxlen=config.max_samples)
 

@@ -15,21 +15,23 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from threadwatch.alerts.dispatcher import build_alert_consumer
+from threadwatch.alerts.rules import watched_kinds
 from threadwatch.config import Config
 from threadwatch.errors import StateError
-from threadwatch.events import Event
+from threadwatch.events import Event, Kind
 from threadwatch.health.consumer import Consumer
+from threadwatch.health.metrics import LIVE_KINDS
 from threadwatch.health.window import WindowedHealth
 from threadwatch.live.view import JsonLinesWriter, LiveView
 from threadwatch.logs import TAIL_LOGGER, get_logger
-from threadwatch.report.engine import live_grammar
+from threadwatch.parse.grammar import Grammar
 from threadwatch.sources.checkpoints import StateStore
 from threadwatch.sources.discovery import Roots
 from threadwatch.sources.tail import TailSettings, TailSource
@@ -69,6 +71,8 @@ class Tail:
         config: settings (``[tail]``, ``[sources]``, ``[parse]``, rules).
         options: the command's options.
         clock: observed time in seconds since the epoch.
+        kinds: event kinds the consumers need found besides those health reads (``LIVE_KINDS``);
+            ``run`` refuses a consumer that needs a kind not asked for here.
 
     Raises:
         SourceError: a path is missing or unreadable.
@@ -82,8 +86,10 @@ class Tail:
         config: Config,
         options: TailOptions = TailOptions(),
         clock: Callable[[], float] = time.time,
+        kinds: Collection[Kind] = (),
     ) -> None:
         self._config = config
+        self.kinds = LIVE_KINDS | frozenset(kinds)
         self._clock = clock
         self._stopping = False
         roots = Roots.parse(paths, config.sources.include, config.sources.exclude)
@@ -104,7 +110,8 @@ class Tail:
             )
             self._closing.insert(0, self._waker.stop)
             self.mode = self._waker.mode
-            self.source = TailSource(roots, live_grammar(config), self._store, settings,
+            grammar = Grammar(config.parse.program_files, self.kinds)
+            self.source = TailSource(roots, grammar, self._store, settings,
                                      self._waker.notify)
             self._closing.insert(0, self.source.close)
         except BaseException:
@@ -147,8 +154,15 @@ class Tail:
 
         Raises:
             StateError: the state file could not be written.
+            ValueError: a consumer needs a kind this tail was not built to find (``kinds``).
         """
         try:
+            for consumer in consumers:
+                missing = frozenset(consumer.kinds) - self.kinds
+                if missing:
+                    names = ", ".join(sorted(kind.value for kind in missing))
+                    raise ValueError(f"{type(consumer).__name__} needs kinds this tail does not"
+                                     f" look for: {names} (pass them as Tail(kinds=...))")
             self._step(consumers, None, rescan=True)
             while not self._stopping and not self.source.finished:
                 wake = self._waker.wait(0.0 if self.source.behind else _MAX_WAIT)
@@ -263,7 +277,10 @@ def tail_logs(
     options = dataclasses.replace(options, state_path=state_path)
     # Tail first: it locks the state file (a second tail stops here) and opens it for writing
     # (a read-only or unusable one stops here) before the alert outbox opens it too.
-    tail = Tail(paths, config, options)
+    kinds = {kind for consumer in consumers for kind in consumer.kinds}
+    if config.alerts.sinks:
+        kinds |= watched_kinds(config.alerts)
+    tail = Tail(paths, config, options, kinds=kinds)
     alerting: list[Consumer] = []
     try:
         if config.alerts.sinks:  # before following anything: a bad sink stops us at once

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from threadwatch.events import Event
+from threadwatch.events import Event, Kind
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.report.render import level_text, percent, short_names
@@ -60,6 +60,8 @@ class JsonLinesWriter:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
+    kinds: frozenset[Kind] = frozenset()  # prints what is found; asks for nothing more
+
     def on_events(self, events: Sequence[Event], at: float) -> None:
         lines = [json.dumps(event_record(event, at)) for event in events]
         self._write(lines)
@@ -103,6 +105,8 @@ class LiveView:
         self._console = console or Console()
         self._live: Live | None = None
         self._last_draw = float("-inf")
+
+    kinds: frozenset[Kind] = frozenset()  # draws the health snapshot only
 
     def on_events(self, events: Sequence[Event], at: float) -> None:
         pass  # the counts come from the health snapshot at the next redraw

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from threadwatch.config import Config
 from threadwatch.events import Event
-from threadwatch.health.metrics import COUNTED_KINDS, LIVE_KINDS, Tally
+from threadwatch.health.metrics import COUNTED_KINDS, Tally
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
 from threadwatch.sources.files import STDIN, is_compressed, open_binary
@@ -67,10 +67,6 @@ def counting_grammar(config: Config) -> Grammar:
 def _counting_grammar(program_files: tuple[str, ...]) -> Grammar:
     return Grammar(program_files, COUNTED_KINDS, keep_text=False)
 
-
-def live_grammar(config: Config) -> Grammar:
-    """The grammar of a live tail: the counts' kinds and the ends of tasks."""
-    return Grammar(config.parse.program_files, LIVE_KINDS)
 
 
 def _scan_job(job: _Job, config: Config) -> SourceScan:
