@@ -34,7 +34,7 @@ from threadwatch.logs import TAIL_LOGGER, get_logger
 from threadwatch.parse.grammar import Grammar
 from threadwatch.sources.checkpoints import StateStore
 from threadwatch.sources.discovery import Roots
-from threadwatch.sources.tail import TailSettings, TailSource
+from threadwatch.sources.followed import FollowedFiles, FollowSettings
 from threadwatch.sources.wakeup import Waker
 from threadwatch.statefile import StateLock, default_state_path, make_state_folder
 
@@ -95,7 +95,7 @@ class Tail:
         roots = Roots.parse(paths, config.sources.include, config.sources.exclude)
         self.health = WindowedHealth(config, config.tail.window_seconds,
                                      config.tail.bucket_seconds)
-        settings = TailSettings.of(config.tail, config.parse.max_line_bytes, options.from_end)
+        settings = FollowSettings.of(config.tail, config.parse.max_line_bytes, options.from_end)
         state_path = options.state_path or default_state_path()
         make_state_folder(state_path)
         self._lock = StateLock(state_path)
@@ -111,7 +111,7 @@ class Tail:
             self._closing.insert(0, self._waker.stop)
             self.mode = self._waker.mode
             grammar = Grammar(config.parse.program_files, self.kinds)
-            self.source = TailSource(roots, grammar, self._store, settings,
+            self.source = FollowedFiles(roots, grammar, self._store, settings,
                                      self._waker.notify)
             self._closing.insert(0, self.source.close)
         except BaseException:

@@ -14,7 +14,7 @@ from threadwatch.events import Event, Kind
 from threadwatch.report.engine import counting_grammar
 from threadwatch.sources.checkpoints import StateStore
 from threadwatch.sources.discovery import Roots
-from threadwatch.sources.tail import TailSettings, TailSource
+from threadwatch.sources.followed import FollowedFiles, FollowSettings
 
 CONFIG = load_config()
 TRACEBACK = (
@@ -28,18 +28,18 @@ TRACEBACK = (
 
 
 class Harness:
-    """A TailSource over ``folder`` with a state file, driven step by step at given times."""
+    """A FollowedFiles over ``folder`` with a state file, driven step by step at given times."""
 
     def __init__(self, folder: Path, state: Path, **settings: object) -> None:
         self.folder = folder
         self.state = state
-        self.settings = TailSettings(**{  # type: ignore[arg-type]
+        self.settings = FollowSettings(**{  # type: ignore[arg-type]
             "flush_seconds": 2.0, "release_seconds": 5.0, "close_idle_seconds": 60.0,
             "max_open_files": 256, "max_line_bytes": 1 << 20, **settings,
         })
         self.store = StateStore(state)
         roots = Roots.parse([str(folder)], CONFIG.sources.include, CONFIG.sources.exclude)
-        self.source = TailSource(roots, counting_grammar(CONFIG), self.store, self.settings,
+        self.source = FollowedFiles(roots, counting_grammar(CONFIG), self.store, self.settings,
                                  lambda: None)
 
     def step(self, now: float = 0.0) -> list[Event]:

@@ -1,4 +1,4 @@
-"""The live source: every followed file (and standard input), their checkpoints, rotation.
+"""The followed files of ``tail`` (and standard input): their checkpoints and rotation.
 
 Where a file starts being read:
 
@@ -37,7 +37,7 @@ _TAIL_WINDOW = 1 << 16
 
 
 @dataclass(frozen=True)
-class TailSettings:
+class FollowSettings:
     """The ``[tail]`` settings the source uses, plus the command's own options."""
 
     flush_seconds: float
@@ -48,7 +48,7 @@ class TailSettings:
     from_end: bool = False
 
     @classmethod
-    def of(cls, tail: TailConfig, max_line_bytes: int, from_end: bool) -> TailSettings:
+    def of(cls, tail: TailConfig, max_line_bytes: int, from_end: bool) -> FollowSettings:
         return cls(tail.flush_seconds, tail.release_seconds, tail.close_idle_seconds,
                    tail.max_open_files, max_line_bytes, from_end)
 
@@ -57,7 +57,7 @@ class _Deferred(Exception):
     """The file is a copy of a content still being read elsewhere: look again later."""
 
 
-class TailSource:
+class FollowedFiles:
     """Follows the files ``roots`` names, resuming from and saving to ``store``.
 
     Args:
@@ -73,7 +73,7 @@ class TailSource:
         roots: Roots,
         grammar: Grammar,
         store: StateStore,
-        settings: TailSettings,
+        settings: FollowSettings,
         wake: Callable[[], None],
     ) -> None:
         self._roots = roots
