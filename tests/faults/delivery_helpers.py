@@ -12,15 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-FAST_TAIL = """
-[tail]
-poll_seconds = 0.05
-sweep_seconds = 0.2
-refresh_seconds = 0.1
-"""
+from tail_process import FAST_TAIL, MEMORY_ERROR
 
-MEMORY_ERROR = ("run_batt.py:292: CRITICAL: MemoryError in CPU ProcessPoolExecutor"
-                " - cannot recover\n")
+__all__ = ["FAST_TAIL", "MEMORY_ERROR", "TailProcess"]
 
 
 class TailProcess:
