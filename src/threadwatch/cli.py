@@ -51,6 +51,13 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    nagios = "nagios"
+    prometheus = "prometheus"
+
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML config read over the defaults."),
@@ -74,8 +81,10 @@ def _config(path: Path | None) -> Config:
 def report(
     paths: Annotated[list[str], typer.Argument(help="Files, folders, globs, or - for stdin.")],
     output: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table or json.")
-    ] = OutputFormat.table,
+        ReportFormat,
+        typer.Option("--format", "-f", help="table, json, nagios (one status line with"
+                     " perfdata) or prometheus (node_exporter textfile format)."),
+    ] = ReportFormat.table,
     config: ConfigOption = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also list the files a folder scan skipped.")
@@ -92,8 +101,16 @@ def report(
         _fail(str(exc))
     for problem in result.problems:
         print(f"threadwatch: {safe_text(problem)}", file=sys.stderr)
-    if output is OutputFormat.json:
+    if output is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    elif output is ReportFormat.nagios:
+        from threadwatch.report.nagios import nagios_status  # noqa: PLC0415 - lazy
+
+        sys.stdout.write(nagios_status(result, settings.rules) + "\n")
+    elif output is ReportFormat.prometheus:
+        from threadwatch.report.prometheus import prometheus_text  # noqa: PLC0415 - lazy
+
+        sys.stdout.buffer.write(prometheus_text(result))
     else:
         from threadwatch.report.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
 
