@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no boxes, no type placeholders; it fits a pager
 )
 
 
@@ -77,9 +78,26 @@ def _config(path: Path | None) -> Config:
         _fail(*exc.lines)  # every problem of the file, one line each
 
 
-@app.command()
+_REPORT_LEGEND = """\b
+Table columns, per source and in total:
+  batch  batches (one run of the executor chain over a task's samples)
+  ovld   share of batches made sequential by overload (over 40 threads)
+  seq    share of batches that ended sequential (overload, failed pools)
+  proc   share of batches that ran on the process pool
+  fail   share of samples that failed;  slow: share that timed out
+  KeyE   thread-cleanup KeyErrors;  thrE: other thread errors
+  mem    memory errors;  t/o: script timeouts;  cut: runs cut off mid-task
+\b
+Levels come from the [[rules]] of the config; "why:" lists the ones crossed.
+Every message recognised: docs/messages.md.
+"""
+
+
+@app.command(epilog=_REPORT_LEGEND)
 def report(
-    paths: Annotated[list[str], typer.Argument(help="Files, folders, globs, or - for stdin.")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH", help="Files, folders, globs, or - for stdin.")
+    ],
     output: Annotated[
         ReportFormat,
         typer.Option("--format", "-f", help="table, json, nagios (one status line with"
@@ -125,7 +143,9 @@ class TailFormat(StrEnum):
 
 @app.command()
 def tail(
-    paths: Annotated[list[str], typer.Argument(help="Folders, files, globs, or - for stdin.")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH", help="Folders, files, globs, or - for stdin.")
+    ],
     output: Annotated[
         TailFormat | None,
         typer.Option("--format", "-f", help="live (default on a terminal) or jsonl."),
