@@ -1,13 +1,16 @@
-"""A real ``threadwatch tail`` process for the fault tests: started with a config, a state file
-and a webhook sink pointing at a receiver on 127.0.0.1, its JSON lines and stderr in files."""
+"""A real ``threadwatch tail`` process for the fault tests (``TailProcess``: started with a
+config, a state file and paths, its JSON lines and stderr in files), and a restartable one with a
+folder of its own (``TailService``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +95,74 @@ class TailProcess:
 
     def wait(self, timeout: float) -> int:
         return self.process.wait(timeout)
+
+
+class TailService:
+    """A ``tail`` that can be restarted: its config (TOML text) in ``folder/tw.toml``, its state
+    file ``folder/state.db``, following ``folder/logs``; each ``start`` is a new
+    ``TailProcess`` (output files ``run-<n>.jsonl``, ``run-<n>.err``). A context manager kills
+    a process still running on the way out."""
+
+    def __init__(self, folder: Path, config: str, env: dict[str, str]) -> None:
+        self.folder = folder
+        self.logs = folder / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.state = folder / "state.db"
+        self.config = folder / "tw.toml"
+        self.config.write_text(config)
+        self._env = env
+        self._runs = 0
+        self.process: TailProcess | None = None
+
+    def start(self) -> TailService:
+        self._runs += 1
+        self.process = TailProcess(self.folder, f"run-{self._runs}", config=self.config,
+                                   state=self.state, paths=[self.logs], env=self._env)
+        return self
+
+    def stderr(self) -> str:
+        return self.process.stderr() if self.process is not None else ""
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.alive()
+
+    def stop(self, timeout: float = 30.0) -> tuple[int, float]:
+        """SIGTERM; the exit code and how many seconds the process took to exit."""
+        assert self.process is not None
+        started = time.monotonic()
+        code = self.process.stop(signal.SIGTERM, timeout)
+        return code, time.monotonic() - started
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.stop(signal.SIGKILL, 10)
+
+    def checkpointed(self, log: Path) -> bool:
+        """Whether the state file's checkpoint of ``log`` covers the whole file."""
+        if not self.state.exists():
+            return False
+        db = sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT offset FROM checkpoints WHERE path = ?",
+                              (str(log),)).fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            return False
+        finally:
+            db.close()
+        return any(offset >= log.stat().st_size for (offset,) in rows)
+
+    def alerts_json(self) -> dict[str, Any]:
+        """What ``threadwatch alerts --format json`` says about the state file."""
+        done = subprocess.run(
+            [sys.executable, "-m", "threadwatch", "alerts", "--state", str(self.state),
+             "--format", "json", "--limit", "50"],
+            capture_output=True, env={**os.environ, **self._env}, timeout=60, check=True)
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    def __enter__(self) -> TailService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.running():
+            self.kill9()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delivery_helpers import FAST_TAIL, TailProcess
 from pytest_httpserver import HTTPServer
+from tail_process import FAST_TAIL, TailService
 
 from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
@@ -41,7 +41,7 @@ def test_a_rule_on_a_kind_no_count_reads_fires(tmp_path: Path, httpserver: HTTPS
     receiver = Receiver()
     receiver.down = False
     httpserver.expect_request("/hook").respond_with_handler(receiver)
-    with TailProcess(tmp_path, CONFIG, {"OPS_HOOK_URL": httpserver.url_for("/hook")}) as tail:
+    with TailService(tmp_path, CONFIG, {"OPS_HOOK_URL": httpserver.url_for("/hook")}) as tail:
         log = tail.logs / "tmp_batt_LowMem0001_run.log"
         log.write_text("run_batt.py:1241: -- 0ca9ddb6 - 0 start --\n")
         tail.start()

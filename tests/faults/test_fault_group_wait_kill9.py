@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from delivery_helpers import FAST_TAIL, MEMORY_ERROR, TailProcess
 from pytest_httpserver import HTTPServer
+from tail_process import FAST_TAIL, MEMORY_ERROR, TailService
 
 from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
@@ -30,7 +30,7 @@ def test_an_alert_inside_group_wait_survives_kill_9(tmp_path: Path,
     receiver = Receiver()
     receiver.down = False
     httpserver.expect_request("/hook").respond_with_handler(receiver)
-    with TailProcess(tmp_path, CONFIG, {"KILL9_HOOK_URL": httpserver.url_for("/hook")}) as tail:
+    with TailService(tmp_path, CONFIG, {"KILL9_HOOK_URL": httpserver.url_for("/hook")}) as tail:
         log = tail.logs / "tmp_batt_K1ll9Grp01_run.log"
         log.write_text("")
         tail.start()

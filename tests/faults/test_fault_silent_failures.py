@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from delivery_helpers import FAST_TAIL, MEMORY_ERROR, TailProcess
 from pytest_httpserver import HTTPServer
+from tail_process import FAST_TAIL, MEMORY_ERROR, TailService
 
 from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
@@ -34,7 +34,7 @@ def test_an_outage_is_said_once_and_its_end_once(tmp_path: Path,
                                                   httpserver: HTTPServer) -> None:
     receiver = Receiver()  # down: 503
     httpserver.expect_request(SECRET_PATH).respond_with_handler(receiver)
-    with TailProcess(tmp_path, CONFIG, {"OPS_HOOK_URL": httpserver.url_for(SECRET_PATH)}) as tail:
+    with TailService(tmp_path, CONFIG, {"OPS_HOOK_URL": httpserver.url_for(SECRET_PATH)}) as tail:
         logs = [tail.logs / f"tmp_batt_Outage000{n}_run.log" for n in (1, 2)]
         for log in logs:
             log.write_text("")

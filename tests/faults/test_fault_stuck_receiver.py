@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from delivery_helpers import FAST_TAIL, MEMORY_ERROR, TailProcess
 from pytest_httpserver import HTTPServer
+from tail_process import FAST_TAIL, MEMORY_ERROR, TailService
 
 from alerts.alert_helpers import Receiver, TricklingReceiver
 from sources.tail_helpers import wait_until
@@ -43,7 +43,7 @@ def test_a_trickling_receiver_neither_stalls_the_healthy_sink_nor_tail(
     healthy = Receiver()
     healthy.down = False
     httpserver.expect_request("/ops").respond_with_handler(healthy)
-    with TricklingReceiver(interval=1.0, give_up_seconds=60) as stuck, TailProcess(
+    with TricklingReceiver(interval=1.0, give_up_seconds=60) as stuck, TailService(
         tmp_path, CONFIG,
         {"SLOW_HOOK_URL": stuck.url("/slow"), "OPS_HOOK_URL": httpserver.url_for("/ops")},
     ) as tail:
