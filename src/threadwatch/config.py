@@ -17,11 +17,13 @@ count thresholds whole numbers. Every problem of a file is reported at once, one
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from pydantic import ValidationError
 
 from threadwatch.alerts.settings import SINK_TYPES, AlertsConfig
@@ -31,7 +33,7 @@ from threadwatch.parse.settings import ParseConfig
 from threadwatch.settings import Settings
 from threadwatch.sources.settings import SourcesConfig, TailConfig
 
-__all__ = ["Config", "default_config_text", "load_config"]
+__all__ = ["Config", "default_config_text", "load_config", "show_config"]
 
 
 class Config(Settings):
@@ -104,3 +106,19 @@ def load_config(path: str | Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(name, None, f"cannot read it ({exc})") from exc
     return _validate(name, _merge(defaults, _read_toml(name, text)))
+
+
+_SECRET_KEYS = frozenset({"url", "secret"})
+_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def show_config(config: Config) -> str:
+    """The effective configuration as TOML, defaults included, that ``load_config`` reads back
+    as the same configuration. A sink's ``url`` or ``secret`` written as a ``${VARIABLE}``
+    reference is shown as written; one written out is shown as ``<hidden>``."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    for sink in data.get("alerts", {}).get("sinks", {}).values():
+        for key in _SECRET_KEYS & sink.keys():
+            if not _REFERENCE.fullmatch(str(sink[key])):
+                sink[key] = "<hidden>"
+    return tomli_w.dumps(data)

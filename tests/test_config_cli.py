@@ -1,0 +1,57 @@
+"""``threadwatch config check`` and ``config show``, run as the real command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from threadwatch.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "threadwatch", "config", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_check_says_valid_or_lists_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[tail]\nwindow_seconds = inf\n\n[[rules]]\nlevel = "red"\n'
+                   'rate = "overload"\nabove = 50\n')
+    good = REPO / "config" / "threadwatch.toml"
+    result = run("check", str(good))
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{good}: valid\n", "")
+    result = run("check", str(bad), str(good))
+    assert result.returncode == 3
+    assert result.stdout == f"{good}: valid\n"
+    assert result.stderr.splitlines() == [
+        f"threadwatch: invalid config {bad}: tail.window_seconds: Input should be a finite number",
+        f"threadwatch: invalid config {bad}: rules.0.above: 50 looks like a percentage: write 0.5",
+    ]
+
+
+def test_show_prints_what_loads_back_as_the_same_config(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[tail]\nwindow_seconds = 600\n\n[alerts.sinks.ops]\ntype = "webhook"\n'
+                    'url = "${OPS_URL}"\nsecret = "${OPS_SECRET}"\n')
+    result = run("show", "--config", str(mine))
+    assert result.returncode == 0, result.stderr
+    shown = tmp_path / "shown.toml"
+    shown.write_text(result.stdout)
+    assert load_config(shown) == load_config(mine)
+    assert "window_seconds = 600.0" in result.stdout  # the file over the defaults
+    assert "poll_seconds = 1.0" in result.stdout  # defaults included
+    assert 'url = "${OPS_URL}"' in result.stdout
+
+
+def test_show_hides_secrets_written_out(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[alerts.sinks.ops]\ntype = "webhook"\n'
+                    'url = "https://user:pa55@hooks.example/T0/s3cr3t"\nsecret = "hmac-k3y"\n')
+    result = run("show", "--config", str(mine))
+    assert result.returncode == 0, result.stderr
+    for secret in ("pa55", "s3cr3t", "hmac-k3y", "hooks.example"):
+        assert secret not in result.stdout
+    assert result.stdout.count('"<hidden>"') == 2
