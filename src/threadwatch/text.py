@@ -16,6 +16,7 @@ carry the exact text). Both functions are idempotent: their output holds nothing
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # C0 controls, DEL, C1 controls; bidi embeddings/overrides/isolates and marks; the Unicode
 # line and paragraph separators (some viewers break lines there); lone surrogates (an
@@ -50,3 +51,16 @@ def safe_block(text: str) -> str:
     """Like ``safe_text``, but newlines and tabs are kept (a block of lines)."""
     return _UNSAFE_IN_BLOCK.sub(_visible, text)
 
+
+
+def common_start(texts: Sequence[str]) -> str:
+    """The longest start all ``texts`` share, character by character ("" for none)."""
+    if not texts:
+        return ""
+    first, last = min(texts), max(texts)  # the most different two bound all the others
+    size = 0
+    for a, b in zip(first, last, strict=False):
+        if a != b:
+            break
+        size += 1
+    return first[:size]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from rich.console import Console
 
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
 from threadwatch.health.window import WindowedHealth
-from threadwatch.live.view import JsonLinesWriter, LiveView, live_table
+from threadwatch.live.view import (
+    JsonLinesWriter,
+    LiveView,
+    distinct_labels,
+    live_frame,
+    middle,
+)
 from threadwatch.report.render import short_names
 
 CONFIG = load_config()
@@ -41,39 +48,58 @@ def test_each_level_change_is_one_json_line() -> None:
     assert records[0]["reasons"][0]["metric"] == "memory_errors"
 
 
-def test_live_table_shows_escape_sequences_in_log_text_as_escapes() -> None:
-    health = WindowedHealth(CONFIG, 900)
+def test_live_frame_shows_escape_sequences_in_log_text_as_escapes() -> None:
+    health = WindowedHealth(CONFIG.model_copy(update={"rules": ()}), 900)  # green: last line
     health.add(BATCH._replace(text="run_batt.py:475: \x1b]0;pwned\x07\x1b[31mred"), 1.0)
     console = Console(file=io.StringIO(), width=200, color_system=None)
-    console.print(live_table(health.snapshot(2.0), 2.0))
+    console.print(live_frame(health.snapshot(2.0), 2.0))
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\x1b" not in shown and "\x07" not in shown
     assert r"\x1b]0;pwned\x07\x1b[31mred" in shown
-    assert "1s ago batch" in shown
+    assert "1s ago: run_batt.py:475" in shown
 
 
-def test_live_table_has_one_row_per_source_and_the_total() -> None:
+def test_live_frame_has_one_row_per_source_and_the_total() -> None:
     health = WindowedHealth(CONFIG, 900)
     for name in ("/logs/a.log", "/logs/b.log"):
         health.add(BATCH._replace(source=name), 1.0)
     console = Console(file=io.StringIO(), width=200, color_system=None)
-    console.print(live_table(health.snapshot(1.0), 1.0))
+    console.print(live_frame(health.snapshot(1.0), 1.0))
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert all(name in shown for name in ("a.log", "b.log", "total"))
 
 
-def test_live_table_names_files_relative_to_their_common_folder() -> None:
+def test_live_frame_names_files_relative_to_their_common_folder() -> None:
     health = WindowedHealth(CONFIG, 900)
     deep = "/var/log/some/very/long/folder/name/of/the/service"
     for name in (f"{deep}/host-a/run.log", f"{deep}/host-b/run.log", "-"):
         health.add(BATCH._replace(source=name), 1.0)
     console = Console(file=io.StringIO(), width=120, color_system=None)
-    console.print(live_table(health.snapshot(1.0), 1.0, "polling"))
+    console.print(live_frame(health.snapshot(1.0), 1.0, "polling", width=120))
     shown = console.file.getvalue()  # type: ignore[attr-defined]
-    assert f"threadwatch tail (polling) — {deep}" in shown
-    rows = [line.split("│")[1].strip() for line in shown.splitlines() if line.count("│") > 2]
-    assert {"host-a/run.log", "host-b/run.log", "-", "total"} <= set(rows)
-    assert not any(row.startswith("/var") for row in rows)
+    assert shown.splitlines()[0] == f"threadwatch tail (polling) — {deep}"
+    rows = [re.split(r"\s{2,}", line.strip()) for line in shown.splitlines()[4:] if line.strip()]
+    assert sorted(row[4] for row in rows) == ["-", "host-a/run.log", "host-b/run.log", "total"]
+
+
+def test_long_names_keep_what_tells_them_apart() -> None:
+    names = ["host-a/tmp_batt_k3J9xQ2mPa_run.log", "host-b/tmp_batt_Zq81LmNo4R_run.log", "-"]
+    assert distinct_labels(names, 40) == {name: name for name in names}  # all fit
+    # all share "host-" and "_run.log": those give way first (22 characters left)
+    assert distinct_labels(names[:2], 24) == {
+        names[0]: "…a/tmp_batt_k3J9xQ2mPa…",
+        names[1]: "…b/tmp_batt_Zq81LmNo4R…",
+    }
+    # still too long for 20: then the middle (9 characters, "…", the last 10)
+    assert distinct_labels(names[:2], 20) == {
+        names[0]: "…a/tmp_ba…3J9xQ2mPa…",
+        names[1]: "…b/tmp_ba…q81LmNo4R…",
+    }
+
+
+def test_long_names_are_cut_in_the_middle() -> None:
+    assert middle("host-a/tmp_batt_k3J9xQ2mPa_run.log", 20) == "host-a/tm…Pa_run.log"
+    assert middle("short.log", 20) == "short.log"
 
 
 def test_a_single_file_is_named_by_its_base_name() -> None:
@@ -101,5 +127,5 @@ def test_a_folder_name_is_never_read_as_markup() -> None:
     for name in ("/logs[/bold]x/a.log", "/logs[/bold]x/b.log"):
         health.add(BATCH._replace(source=name), 1.0)
     console = Console(file=io.StringIO(), width=200, color_system=None)
-    console.print(live_table(health.snapshot(1.0), 1.0))  # "[/bold]" closes no open tag
+    console.print(live_frame(health.snapshot(1.0), 1.0))  # "[/bold]" closes no open tag
     assert "— /logs[/bold]x" in console.file.getvalue()  # type: ignore[attr-defined]

@@ -44,7 +44,6 @@ from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.errors import OutboxError
 from threadwatch.events import Event, Kind
-from threadwatch.health.consumer import Consumer
 from threadwatch.health.rules import Level
 from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.logs import get_logger
@@ -225,7 +224,8 @@ class AlertDispatcher:
             self._group[alert.key] = grouped
 
 
-def build_alert_consumer(config: AlertsConfig, state_path: str | Path, clock: Clock) -> Consumer:
+def build_alert_consumer(config: AlertsConfig, state_path: str | Path,
+                         clock: Clock) -> AlertDispatcher:
     """The dispatcher ``tail`` runs: sinks from the config (``${VARS}`` from the environment),
     the outbox in ``state_path``, sending on a background thread.
 

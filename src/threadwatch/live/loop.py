@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from threadwatch.alerts.dispatcher import build_alert_consumer
+from threadwatch.alerts.dispatcher import AlertDispatcher, build_alert_consumer
 from threadwatch.alerts.rules import watched_kinds
 from threadwatch.config import Config
 from threadwatch.errors import StateError
@@ -281,7 +281,7 @@ def tail_logs(
     if config.alerts.sinks:
         kinds |= watched_kinds(config.alerts)
     tail = Tail(paths, config, options, kinds=kinds)
-    alerting: list[Consumer] = []
+    alerting: list[AlertDispatcher] = []
     try:
         if config.alerts.sinks:  # before following anything: a bad sink stops us at once
             alerting.append(build_alert_consumer(config.alerts, state_path, time.time))
@@ -293,7 +293,8 @@ def tail_logs(
     view: Consumer
     if output == "live":
         view = LiveView(tail.health.snapshot, refresh_seconds=config.tail.refresh_seconds,
-                        mode=tail.mode)
+                        mode=tail.mode,
+                        sinks=alerting[0].sink_states if alerting else None)
     else:
         view = JsonLinesWriter(sys.stdout)
     with stop_on_signals(tail):

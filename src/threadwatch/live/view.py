@@ -10,19 +10,21 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from threadwatch.alerts.sender import SinkState
 from threadwatch.events import Event, Kind
+from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.report.render import level_text, percent, short_names
-from threadwatch.text import safe_text
+from threadwatch.text import common_start, safe_text
 
 _FIELDS = Event._fields
-_LAST_TEXT_CHARS = 60
 
 
 def event_record(event: Event, at: float) -> dict[str, Any]:
@@ -82,13 +84,16 @@ class JsonLinesWriter:
 
 
 class LiveView:
-    """A rich live table: one row per source and the total, redrawn every ``refresh_seconds``.
+    """Redraws the health of every scope on a terminal, in place, at most every
+    ``refresh_seconds``: one frame that fits the terminal (``live_frame``), never more lines
+    than it has, so nothing scrolls and no frame piles up in the scrollback.
 
     Args:
-        snapshot: the current health of every scope at a time (``WindowedHealth.snapshot``).
-        refresh_seconds: the shortest time between redraws.
-        mode: how files are watched (shown in the title).
+        snapshot: the current health of every scope, for an observed time.
+        refresh_seconds: the least time between two redraws (a level change redraws sooner).
+        mode: how files are watched (``inotify``, ``polling``), for the title.
         console: where to draw (default: the terminal).
+        sinks: the alert sinks' delivery state, when alerts are configured.
     """
 
     def __init__(
@@ -98,11 +103,13 @@ class LiveView:
         refresh_seconds: float,
         mode: str = "",
         console: Console | None = None,
+        sinks: Callable[[], Sequence[SinkState]] | None = None,
     ) -> None:
         self._snapshot = snapshot
         self._refresh = refresh_seconds
         self._mode = mode
         self._console = console or Console()
+        self._sinks = sinks
         self._live: Live | None = None
         self._last_draw = float("-inf")
 
@@ -118,12 +125,15 @@ class LiveView:
         if now - self._last_draw < self._refresh:
             return
         self._last_draw = now
-        table = live_table(self._snapshot(now), now, self._mode,
-                           max_rows=max(3, self._console.height - 8))
+        width, height = self._console.size
+        frame = live_frame(self._snapshot(now), now, self._mode, width=width, height=height,
+                           sinks=self._sinks() if self._sinks is not None else ())
         if self._live is None:
-            self._live = Live(table, console=self._console, auto_refresh=False)
+            self._live = Live(frame, console=self._console, auto_refresh=False,
+                              vertical_overflow="crop", redirect_stdout=False,
+                              redirect_stderr=False)
             self._live.start()
-        self._live.update(table, refresh=True)
+        self._live.update(frame, refresh=True)
 
     def close(self) -> None:
         if self._live is not None:
@@ -131,35 +141,116 @@ class LiveView:
             self._live = None
 
 
-def live_table(
-    healths: Sequence[ScopeHealth], now: float, mode: str = "", *, max_rows: int = 40
-) -> Table:
-    """The live view of scope healths: the worst sources first, then the total.
+# Lines of a frame besides the source rows: title, summary, table header and its rule, the
+# total's rule and row, the "… more" line, and two spare: the line rich leaves blank under
+# a frame and the cursor's line (a frame as tall as the terminal scrolls by one each redraw).
+_FRAME_LINES = 9
+_NAME_MIN, _NAME_MAX = 16, 40
 
-    Files are named relative to the folder that holds them all, shown in the title.
+
+def live_frame(
+    healths: Sequence[ScopeHealth],
+    now: float,
+    mode: str = "",
+    *,
+    width: int = 80,
+    height: int = 24,
+    sinks: Sequence[SinkState] = (),
+) -> Group:
+    """One frame of the live view, at most ``height`` lines of at most ``width`` columns.
+
+    A title (mode, the folder holding every file), a summary line (the total's level, how many
+    sources are red, yellow or stalled, failing sinks), then one row per source, the worst
+    first, each with the reason of its level (or its last line when green), and the total.
+    Paths are named relative to their common folder and shortened in the middle; a row never
+    wraps.
     """
     sources = [h for h in healths if h.scope != TOTAL]
-    total = [h for h in healths if h.scope == TOTAL]
+    total = next((h for h in healths if h.scope == TOTAL), None)
     folder, names = short_names([h.scope for h in sources])
     title = "threadwatch tail" + (f" ({mode})" if mode else "")
     if folder:
         title += f" — {safe_text(folder)}"
-    # a Text, not a str: rich would read a folder named "[/]" as markup (and fail)
-    table = Table(title=Text(title, style="table.title"), title_justify="left")
-    for header, justify in [
-        ("source", "left"), ("level", "left"), ("batches", "right"), ("overload", "right"),
-        ("sequential", "right"), ("thread errors", "right"), ("last event", "left"),
-    ]:
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    lines = [
+        # Texts, not markup strings: rich would read a folder named "[/]" as markup (and fail)
+        Text(title, style="bold", no_wrap=True, overflow="ellipsis"),
+        _summary(sources, total, sinks),
+    ]
+    name_width = max(_NAME_MIN, min(_NAME_MAX, width // 3))
+    table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
+                  padding=(0, 1))
+    table.add_column("level", width=7, no_wrap=True)
+    table.add_column("batch", justify="right", width=5, no_wrap=True)
+    table.add_column("ovld", justify="right", width=4, no_wrap=True)
+    table.add_column("seq", justify="right", width=4, no_wrap=True)
+    table.add_column("source", width=name_width, no_wrap=True, overflow="ellipsis")
+    table.add_column("why / last line", ratio=1, no_wrap=True, overflow="ellipsis")
     sources.sort(key=lambda h: (-_severity(h), h.scope))
-    for health in sources[:max_rows]:
-        _add_row(table, health, now, name=names[health.scope])
-    if len(sources) > max_rows:
-        table.add_row(Text(f"… {len(sources) - max_rows} more sources", style="dim"))
-    table.add_section()
-    for health in total:
-        _add_row(table, health, now, bold=True)
-    return table
+    room = max(1, height - _FRAME_LINES)
+    shown = sources if len(sources) <= room else sources[: room - 1]
+    labels = distinct_labels([names[h.scope] for h in sources], name_width)
+    for health in shown:
+        _add_row(table, health, now, labels[names[health.scope]])
+    if len(shown) < len(sources):
+        table.add_row("", "", "", "", Text(f"… {len(sources) - len(shown)} more", style="dim"))
+    if total is not None:
+        table.add_section()
+        _add_row(table, total, now, "total", bold=True)
+    return Group(*lines, table)
+
+
+def distinct_labels(names: Sequence[str], width: int) -> dict[str, str]:
+    """Each name in at most ``width`` characters, keeping what tells them apart: the start and
+    end all names share (``host-``, ``_run.log``) give way first (``…a/tmp_batt_k3J9xQ2mPa…``),
+    then the middle of what is left."""
+    safe = [safe_text(name) for name in names]
+    if all(len(name) <= width for name in safe):
+        return dict(zip(names, safe, strict=True))
+    prefix = common_start(safe) if len(safe) > 1 else ""
+    suffix = common_start([n[::-1] for n in safe])[::-1] if len(safe) > 1 else ""
+    labels = {}
+    for name, text in zip(names, safe, strict=True):
+        label = text
+        if len(text) > width:
+            cut = min(len(suffix), len(text) - len(prefix))  # the two may overlap
+            core = text[len(prefix) : len(text) - cut]
+            label = ("…" if prefix else "") + core + ("…" if cut else "")
+        labels[name] = middle(label, width)
+    return labels
+
+
+def middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters in the middle, where paths are least telling
+    (``host-a/tmp_ba…Pa_run.log``)."""
+    text = safe_text(text)
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2):]
+
+
+def _summary(sources: Sequence[ScopeHealth], total: ScopeHealth | None,
+             sinks: Sequence[SinkState]) -> Text:
+    line = Text(no_wrap=True, overflow="ellipsis")
+    if total is not None:
+        line.append("total ")
+        line.append_text(level_text(total.verdict.level))
+        line.append(" · ")
+    levels = [h.verdict.level for h in sources]
+    parts = [f"{len(sources)} sources"]
+    parts += [f"{levels.count(level)} {level.label}" for level in (Level.RED, Level.YELLOW)
+              if level in levels]
+    stalled = sum(1 for h in sources if h.counts["stalled"])
+    if stalled:
+        parts.append(f"{stalled} stalled")
+    line.append(", ".join(parts))
+    for sink in sinks:
+        if sink.failing_since is not None:
+            line.append(" · ")
+            line.append(f"sink {sink.sink} FAILING ({sink.failed_attempts}x"
+                        f"{': ' + safe_text(sink.last_error) if sink.last_error else ''})",
+                        style="bold red")
+    return line
 
 
 def _severity(health: ScopeHealth) -> int:
@@ -167,27 +258,33 @@ def _severity(health: ScopeHealth) -> int:
     return -1 if level == 3 else level  # unknown (nothing seen yet) sorts after green
 
 
-def _add_row(
-    table: Table, health: ScopeHealth, now: float, *, name: str | None = None, bold: bool = False
-) -> None:
+def _add_row(table: Table, health: ScopeHealth, now: float, name: str, *,
+             bold: bool = False) -> None:
     counts, rates = health.counts, health.rates
-    level = health.verdict.level
     table.add_row(
-        Text(safe_text(health.scope if name is None else name), style="bold" if bold else ""),
-        level_text(level),
+        level_text(health.verdict.level),
         str(counts["batches"]),
         percent(rates["overload"]),
         percent(rates["sequential"]),
-        str(counts["thread_keyerror"] + counts["thread_errors"]),
-        _last_event(health, now),
+        Text(name, style="bold" if bold else ""),
+        _why(health, now),
     )
 
 
-def _last_event(health: ScopeHealth, now: float) -> Text:
+def _why(health: ScopeHealth, now: float) -> Text:
+    """The reason of a yellow or red level (the worst first), else the last line seen."""
+    reasons = health.verdict.reasons
+    if reasons:
+        first = reasons[0]
+        if first.is_rate:
+            value = f"{first.value:.0%} {first.operator} {first.threshold:.0%}"
+        else:
+            value = f"{first.value:g} {first.operator} {first.threshold:g}"
+        said = f"{first.why} ({value})" if first.why else first.describe()
+        more = f" (+{len(reasons) - 1})" if len(reasons) > 1 else ""
+        return Text(safe_text(said) + more)
     event, at = health.last_event, health.last_event_at
     if event is None or at is None:
         return Text("-", style="dim")
-    text = safe_text(event.text.splitlines()[0] if event.text else "")
-    if len(text) > _LAST_TEXT_CHARS:
-        text = text[: _LAST_TEXT_CHARS - 1] + "…"
-    return Text(f"{max(0, int(now - at))}s ago {event.kind.value}: {text}")
+    text = safe_text(event.text.splitlines()[0] if event.text else event.kind.value)
+    return Text(f"{max(0, int(now - at))}s ago: {text}", style="dim")

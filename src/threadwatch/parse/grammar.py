@@ -27,6 +27,7 @@ from threadwatch.parse.patterns import (
     program_prefix,
 )
 from threadwatch.parse.tracebacks import HEADER_REGEXES
+from threadwatch.text import common_start
 
 # A match becomes an event: decode(match, source, base_offset) -> Event | None
 Decoder = Callable[["re.Match[bytes]", str, int], "Event | None"]
@@ -373,7 +374,7 @@ def _find_passes(
     members: list[list[tuple[str, DecoderFactory, bool]]] = []
     for anchor, source, factory, at_start in finds:
         for i, other in enumerate(anchors):
-            shared = _shared_start(anchor, other)
+            shared = common_start([anchor, other])
             if len(shared) >= _LONG_LITERAL:
                 anchors[i] = shared
                 members[i].append((source, factory, at_start))
@@ -387,15 +388,6 @@ def _find_passes(
             find_pass.add(source, factory, at_start=at_start, keep_text=keep_text)
         passes.append(find_pass)
     return passes
-
-
-def _shared_start(a: str, b: str) -> str:
-    size = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        size += 1
-    return a[:size]
 
 
 def _no_decoder(groupindex: Mapping[str, int], tag: str, keep_text: bool) -> Decoder:
