@@ -8,6 +8,9 @@ from threadwatch.alerts.model import Status, Transition
 from threadwatch.alerts.rules import AlertRules
 from threadwatch.events import Event, Kind
 from threadwatch.health.rules import Level
+from threadwatch.parse.grammar import Grammar
+from threadwatch.parse.patterns import PATTERNS
+from threadwatch.parse.scanner import Scanner
 
 T0 = 1_800_000_000.0
 
@@ -124,3 +127,15 @@ def test_level_alert_carries_recent_notable_lines_of_its_source() -> None:
     _bad_at(rules, Level.RED, T0, scope="a.log")
     [alert] = rules.due(T0)
     assert alert.samples == tuple(lines[1:])
+
+
+def test_lines_the_message_table_calls_routine_are_never_samples() -> None:
+    scanner = Scanner("a.log", Grammar())
+    examples = "".join(pattern.example + "\n" for pattern in PATTERNS)
+    events = scanner.feed(examples.encode()) + scanner.close()
+    rules = AlertRules(alerts_config(hold_seconds=0, max_samples=50, events=()))
+    rules.observe_events(events, T0)
+    _bad_at(rules, Level.RED, T0, scope="a.log")
+    [alert] = rules.due(T0)
+    assert set(alert.samples) == {p.example for p in PATTERNS if not p.routine}
+    assert len(alert.samples) < len(PATTERNS)  # some are routine: the test means something

@@ -30,3 +30,10 @@ def test_feeds_are_measured_by_counting_the_example() -> None:
     assert feeds(memory) == ("sample_failures", "samples")
     summary = by_example["6 tasks - timeouts = 0 - tot_d_score = 3396981 in 40.930s"]
     assert feeds(summary) == ("runs_completed",)
+
+
+def test_a_row_that_names_a_count_feeds_that_count_alone() -> None:
+    plain = [p for p in PATTERNS if p.counts is not None]
+    assert plain  # the test means something
+    for pattern in plain:
+        assert feeds(pattern) == (pattern.counts,), pattern.example

@@ -7,9 +7,12 @@ import pickle
 import pytest
 
 from threadwatch.events import Event
-from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, Tally, rates_of
+from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, RATES, Tally, count_key, rates_of
+from threadwatch.health.settings import InferenceConfig
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
+
+DEFAULTS = InferenceConfig()
 
 
 def events_of(text: str) -> list[Event]:
@@ -18,7 +21,7 @@ def events_of(text: str) -> list[Event]:
 
 
 def counts_of(text: str) -> dict[str, int]:
-    tally = Tally()
+    tally = Tally(DEFAULTS)
     tally.add_all(events_of(text))
     return tally.finish()
 
@@ -62,6 +65,20 @@ def test_overload_makes_the_batch_sequential_and_buckets_the_thread_count() -> N
     assert counts["overload"] == 2 and counts["sequential"] == 2
     assert (counts["threads_40_60"], counts["threads_over_60"]) == (1, 1)
     assert counts["process_pool_used"] == counts["thread_pool_used"] == 0
+
+
+@pytest.mark.parametrize(("split", "over"), [(60, 0), (50, 1), (45, 2), (40, 3)])
+def test_the_thread_count_split_is_the_configured_one(split: int, over: int) -> None:
+    text = "".join(
+        batch(f"0000000{i}", i, 1, f"run_batt.py:566: -- System overloaded ({threads} threads),"
+              " using sequential processing")
+        for i, threads in enumerate((41, 46, 55))
+    )
+    tally = Tally(InferenceConfig(overload_split_threads=split))
+    tally.add_all(events_of(text))
+    counts = tally.finish()
+    # the keys keep their names whatever the split
+    assert (counts["threads_over_60"], counts["threads_40_60"]) == (over, 3 - over)
 
 
 def test_process_pool_failure_moves_the_batch_to_a_thread_pool() -> None:
@@ -148,9 +165,9 @@ def test_a_source_split_in_two_parts_merges_to_the_same_counts() -> None:
     whole = counts_of(text)
     events = events_of(text)
     for cut in range(len(events) + 1):
-        first = Tally()
+        first = Tally(DEFAULTS)
         first.add_all(events[:cut])
-        second = Tally(detached=True)
+        second = Tally(DEFAULTS, detached=True)
         second.add_all(events[cut:])
         first.merge(pickle.loads(pickle.dumps(second)))  # parts cross process boundaries
         assert first.finish() == whole, cut
@@ -194,7 +211,7 @@ SUMMARY = "2 tasks - timeouts = 0 - tot_d_score = 1663206 in 6.470s\n"
 
 def test_a_run_followed_by_another_without_its_summary_was_cut_off() -> None:
     text = start("00000001", 0) + start("00000002", 1) + start("00000003", 0) + SUMMARY
-    tally = Tally()
+    tally = Tally(DEFAULTS)
     tally.add_all(events_of(text))
     assert tally.finish()["cut_off_runs"] == 1
     assert not tally.run_open
@@ -207,7 +224,7 @@ def test_a_date_line_ends_an_open_run_as_cut_off() -> None:
 
 
 def test_a_completed_run_then_the_next_is_not_cut_off() -> None:
-    tally = Tally()
+    tally = Tally(DEFAULTS)
     tally.add_all(events_of(start("00000001", 0) + SUMMARY + start("00000002", 0)))
     assert tally.finish()["cut_off_runs"] == 0
     assert tally.run_open and tally.last_start == ("00000002", 0)
@@ -216,7 +233,7 @@ def test_a_completed_run_then_the_next_is_not_cut_off() -> None:
 def test_a_run_split_across_parallel_parts_is_judged_as_one() -> None:
     first, second = start("00000001", 0) + start("00000002", 1), start("00000003", 0) + SUMMARY
     whole = counts_of(first + second)
-    head, tail = Tally(), Tally(detached=True)
+    head, tail = Tally(DEFAULTS), Tally(DEFAULTS, detached=True)
     head.add_all(events_of(first))
     tail.add_all(events_of(second))
     head.merge(tail)
@@ -326,3 +343,24 @@ def test_a_named_batch_stays_open_after_batch_done_for_the_program_s_lines() -> 
                        + guarded("269e22fb", 1, 5))
     assert (counts["batches"], counts["samples"]) == (2, 7)
     assert (counts["thread_pool_used"], counts["process_pool_used"]) == (1, 1)
+
+
+def test_count_and_rate_keys_keep_their_names_and_json_order() -> None:
+    assert COUNT_KEYS == (
+        "batches", "overload", "threads_over_60", "threads_40_60", "pool_fallback",
+        "process_pool_fallback", "thread_pool_fallback", "parallel_failed", "sequential",
+        "process_pool_used", "thread_pool_used", "sample_timeouts", "sample_failures",
+        "thread_keyerror", "thread_errors", "memory_errors", "script_timeouts", "runs_completed",
+        "samples", "cut_off_runs", "creation_retries", "thread_creation_failures",
+        "pool_creation_failures", "nested_thread_exhaustion", "chunk_timeouts", "stalled",
+    )
+    assert RATE_KEYS == tuple(RATES) == (
+        "overload", "sequential", "process_pool_used", "threads_over_60", "threads_40_60",
+        "sample_failures", "sample_timeouts",
+    )
+
+
+def test_a_count_read_back_is_checked_against_the_keys() -> None:
+    assert count_key("samples") == "samples"
+    with pytest.raises(ValueError, match="not a count: 'sample'"):
+        count_key("sample")

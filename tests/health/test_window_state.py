@@ -142,3 +142,17 @@ def test_a_window_saved_with_other_bucket_seconds_is_not_used() -> None:
     other = WindowedHealth(config, WINDOW, 5.0)
     assert sorted(other.restore_state(saved, 101.0)) == ["a.log", "b.log"]
     assert other.sources() == []
+
+
+def test_a_window_saved_with_a_count_unknown_here_is_not_used() -> None:
+    """A state file from another version: its counts would not add up with these keys."""
+    config = load_config()
+    health = WindowedHealth(config, WINDOW, BUCKET)
+    health.add(Event(Kind.MEMORY_ERROR, "a.log", 0), 100.0)
+    body = health.unsaved_state()["a.log"]
+    assert body is not None and '"memory_errors":1' in body
+    renamed = {"a.log": body.replace('"memory_errors":1', '"memory_mishaps":1')}
+    other = WindowedHealth(config, WINDOW, BUCKET)
+    assert other.restore_state(renamed, 101.0) == ["a.log"]
+    assert other.sources() == []
+    other.snapshot(101.0)  # reads as before, with the source left out

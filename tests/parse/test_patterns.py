@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from threadwatch.events import Kind
 from threadwatch.parse.grammar import Grammar
-from threadwatch.parse.patterns import PATTERNS, MessagePattern
+from threadwatch.parse.patterns import (
+    KIND_USES,
+    OUTSIDE_TABLE,
+    PATTERNS,
+    PLAIN_COUNTS,
+    ROUTINE_KINDS,
+    MessagePattern,
+    kind_uses,
+)
 from threadwatch.parse.scanner import Scanner
 
 
@@ -80,6 +89,25 @@ def test_every_kind_of_run_batt_message_has_an_example() -> None:
         Kind.STALLED,  # made by tail, never read
     }
     assert table_kinds | block_or_guard == set(Kind)
+    # the kinds outside the table say what their rows would
+    assert set(OUTSIDE_TABLE) == block_or_guard
+    assert not table_kinds & block_or_guard
+
+
+def test_rows_of_one_kind_agree_on_what_they_count_and_on_routine() -> None:
+    for pattern in PATTERNS:
+        assert KIND_USES[pattern.kind] == (pattern.counts, pattern.routine), pattern.example
+    assert PLAIN_COUNTS[Kind.CHUNK_TIMEOUT] == "chunk_timeouts"
+    assert Kind.SAMPLE_DONE in ROUTINE_KINDS and Kind.MEMORY_ERROR not in ROUTINE_KINDS
+
+
+def test_rows_of_one_kind_that_disagree_are_refused() -> None:
+    retry = next(p for p in PATTERNS if p.kind is Kind.THREAD_CREATION_RETRY)
+    alike = replace(retry, regex="other")
+    assert kind_uses([retry, alike])[retry.kind].counts == "creation_retries"
+    for other in (replace(retry, counts=None), replace(retry, routine=True)):
+        with pytest.raises(ValueError, match="thread_creation_retry disagree"):
+            kind_uses([retry, other])
 
 
 def test_sample_line_of_either_type_and_not_of_another_word() -> None:

@@ -29,13 +29,9 @@ from threadwatch.events import Event, Kind
 from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import ScopeHealth
+from threadwatch.parse.patterns import ROUTINE_KINDS
 
 LEVEL_RULE = "level"
-# Kinds too routine to be worth showing as a sample line of a level alert.
-_ROUTINE = frozenset({
-    Kind.TASK_START, Kind.BATCH, Kind.SAMPLE_DONE, Kind.SOLVER_MATCH, Kind.TASK_SCORED,
-    Kind.TASK_DONE, Kind.RUN_DATE, Kind.GUARD_BATCH_DONE, Kind.GUARD_DECISION,
-})
 _SAMPLE_CHARS = 4000  # one sample (a traceback block) is cut here; sinks cut further
 
 
@@ -90,7 +86,7 @@ class AlertRules:
     def observe_events(self, events: Iterable[Event], at: float) -> None:
         """Remember sample lines and open or extend event-rule episodes."""
         for event in events:
-            if event.kind not in _ROUTINE and event.text:
+            if event.kind not in ROUTINE_KINDS and event.text:  # a routine line is no sample
                 text = event.text[:_SAMPLE_CHARS]
                 recent = self._recent.get(event.source)
                 if recent is None:

@@ -9,7 +9,8 @@ document cannot drift from the code. Regenerate with ``python -m threadwatch.hea
 from __future__ import annotations
 
 from threadwatch.events import Event, Kind
-from threadwatch.health.metrics import COUNT_KEYS, Tally
+from threadwatch.health.metrics import COUNT_KEYS, CountKey, Counts, Tally
+from threadwatch.health.settings import InferenceConfig
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.patterns import PATTERNS, MessagePattern
 from threadwatch.parse.scanner import Scanner
@@ -43,10 +44,10 @@ Also recognised, outside the table: traceback blocks (`Exception in thread …`,
 
 _OPENERS = frozenset({Kind.TASK_START, Kind.BATCH})
 # which executor a batch ended on follows from all its lines (README): not one line's doing
-_INFERRED = frozenset({"process_pool_used", "thread_pool_used"})
+_INFERRED: frozenset[CountKey] = frozenset({"process_pool_used", "thread_pool_used"})
 
 
-def feeds(pattern: MessagePattern) -> tuple[str, ...]:
+def feeds(pattern: MessagePattern) -> tuple[CountKey, ...]:
     """The counts one example line adds to: alone for a line that opens a batch, else after
     a start line of its task (if it names one)."""
     before = _counts(pattern, b"")
@@ -56,13 +57,13 @@ def feeds(pattern: MessagePattern) -> tuple[str, ...]:
     )
 
 
-def _counts(pattern: MessagePattern, line: bytes) -> dict[str, int]:
+def _counts(pattern: MessagePattern, line: bytes) -> Counts:
     task = pattern.expect.get("task_id")
     opener = pattern.kind in _OPENERS
     start = f"run_batt.py:1: -- {task} - 0 start --\n".encode() if task and not opener else b""
     scanner = Scanner("catalog", Grammar())
     events: list[Event] = scanner.feed(start + line) + scanner.close()
-    tally = Tally()
+    tally = Tally(InferenceConfig())
     tally.add_all(events)
     return dict(tally.finish())
 

@@ -39,41 +39,30 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MethodType
+from typing import Any, Literal, Protocol, get_args
 
 from threadwatch.events import Event, Executor, Kind
+from threadwatch.parse.patterns import COUNT_KEYS, PLAIN_COUNTS, CountKey
 
-COUNT_KEYS: tuple[str, ...] = (
-    "batches",
+__all__ = ["COUNTED_KINDS", "COUNT_KEYS", "LIVE_KINDS", "RATES", "RATE_KEYS", "CountKey", "Counts",
+           "Inference", "RateKey", "Rates", "Tally", "add_counts", "named_guard_batch", "rates_of"]
+
+# A scope's counts; a window's buckets may be sparse (a ``defaultdict(int)``).
+Counts = dict[CountKey, int]
+RateKey = Literal[
     "overload",
-    "threads_over_60",
-    "threads_40_60",
-    "pool_fallback",
-    "process_pool_fallback",
-    "thread_pool_fallback",
-    "parallel_failed",
     "sequential",
     "process_pool_used",
-    "thread_pool_used",
-    "sample_timeouts",
+    "threads_over_60",
+    "threads_40_60",
     "sample_failures",
-    "thread_keyerror",
-    "thread_errors",
-    "memory_errors",
-    "script_timeouts",
-    "runs_completed",
-    # added with the run_batt of 2025-11-15; the keys above keep their order
-    "samples",
-    "cut_off_runs",
-    "creation_retries",
-    "thread_creation_failures",
-    "pool_creation_failures",
-    "nested_thread_exhaustion",
-    "chunk_timeouts",
-    "stalled",
-)
+    "sample_timeouts",
+]
+RATE_KEYS: tuple[RateKey, ...] = get_args(RateKey)
+Rates = dict[RateKey, float | None]
 # rate name -> (numerator count, denominator count); a rate is None where its denominator is 0
-RATES: dict[str, tuple[str, str]] = {
+RATES: Mapping[RateKey, tuple[CountKey, CountKey]] = {
     "overload": ("overload", "batches"),
     "sequential": ("sequential", "batches"),
     "process_pool_used": ("process_pool_used", "batches"),
@@ -82,59 +71,31 @@ RATES: dict[str, tuple[str, str]] = {
     "sample_failures": ("sample_failures", "samples"),
     "sample_timeouts": ("sample_timeouts", "samples"),
 }
-RATE_KEYS: tuple[str, ...] = tuple(RATES)
-# Kinds the counts depend on: a scan for counting looks for nothing else.
-COUNTED_KINDS: frozenset[Kind] = frozenset(
-    {
-        Kind.TASK_START,
-        Kind.BATCH,
-        Kind.OVERLOAD,
-        Kind.POOL_FALLBACK,
-        Kind.THREAD_POOL_FALLBACK,
-        Kind.PARALLEL_FAILED,
-        Kind.EXECUTOR_CREATION_FAILED,
-        Kind.SAMPLE_DONE,
-        Kind.SAMPLE_TIMEOUT,
-        Kind.SAMPLE_FAILED,
-        Kind.RUN_SUMMARY,
-        Kind.MEMORY_ERROR,
-        Kind.SAMPLE_MEMORY_ERROR,
-        Kind.SCRIPT_TIMEOUT,
-        Kind.THREAD_CREATION_RETRY,
-        Kind.THREAD_CREATION_FAILED,
-        Kind.NATIVE_THREAD_FAILED,
-        Kind.NESTED_THREAD_EXHAUSTION,
-        Kind.POOL_CREATION_RETRY,
-        Kind.POOL_CREATION_FAILED,
-        Kind.CHUNK_TIMEOUT,
-        Kind.GUARD_DECISION,
-        Kind.GUARD_BATCH_DONE,
-        Kind.THREAD_CLEANUP_KEYERROR,
-        Kind.THREAD_ERROR,
-    }
-)
-# A live tail also reads the end of each task, which closes its batch at once (a one-shot
-# report closes batches at the end instead and saves the work).
-# A `date` line (the loop's round) also ends a run; its regex has no literal to skip to, which
-# doubled a report's time, and the loop prints it to its own output, not into the run's log
-# (each round rewrites the log): a report finds run boundaries by task indexes alone.
-LIVE_KINDS: frozenset[Kind] = COUNTED_KINDS | {Kind.TASK_SCORED, Kind.TASK_DONE, Kind.RUN_DATE}
-OVER_60 = 60  # an overload line with more threads than this counts in threads_over_60
 _MAX_OPEN_BATCHES = 64
 _MAX_SEEN_TASKS = 4096
 
 
-def rates_of(counts: Mapping[str, int]) -> dict[str, float | None]:
+class Inference(Protocol):
+    """The program's rules a tally follows (``[inference]``; ``InferenceConfig`` is one)."""
+
+    @property
+    def process_min_batch(self) -> int: ...
+
+    @property
+    def overload_split_threads(self) -> int: ...
+
+
+def rates_of(counts: Mapping[CountKey, int]) -> Rates:
     """Every rate; None where its denominator is 0. A share of samples is capped at 1: one
     sample can print more than one failure (a thread-exhaustion line, then ``failed:``)."""
-    rates: dict[str, float | None] = {}
+    rates: Rates = {}
     for key, (numerator, denominator) in RATES.items():
         whole = counts[denominator]
         rates[key] = min(counts[numerator] / whole, 1.0) if whole else None
     return rates
 
 
-def add_counts(total: dict[str, int], more: Mapping[str, int]) -> None:
+def add_counts(total: Counts, more: Mapping[CountKey, int]) -> None:
     """Add ``more`` into ``total`` key by key."""
     for key, value in more.items():
         total[key] += value
@@ -145,7 +106,7 @@ Sample = tuple[str | None, int | None] | None
 
 @dataclass(slots=True)
 class _Batch:
-    counts: dict[str, int]  # where the batch was counted: its executor is counted there too
+    counts: Counts  # where the batch was counted: its executor is counted there too
     samples: set[Sample] = field(default_factory=set)
     executor: Executor | None = None
     # opened by a task start line and not yet joined by the bare batch line or a guard decision
@@ -153,7 +114,7 @@ class _Batch:
     # a named guard decision's item count: the batch had at least this many samples
     floor: int = 0
     # (count key, said by the guard) -> how many lines said it; made when first needed
-    said: dict[tuple[str, bool], int] | None = None
+    said: dict[tuple[CountKey, bool], int] | None = None
 
 
 _GUARD_TASK_BATCH = re.compile(r"([0-9a-f]{8})-(\d+)")
@@ -173,17 +134,20 @@ class Tally:
     dict its batch was counted in. Such a dict may be sparse (a ``defaultdict(int)``).
 
     Args:
-        process_min_batch: the program's rule: this many samples or more → process pool.
+        inference: the program's rules: ``process_min_batch`` samples or more → process pool;
+            an overload line with more than ``overload_split_threads`` threads counts in
+            ``threads_over_60``, else in ``threads_40_60``.
         detached: the tally starts in the middle of a source (a parallel scan's later part):
             events that belong to a batch begun before it are kept in ``unresolved`` for
             ``merge`` to hand to the tally of the part before.
     """
 
-    def __init__(self, process_min_batch: int = 4, *, detached: bool = False) -> None:
-        self.counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
+    def __init__(self, inference: Inference, *, detached: bool = False) -> None:
+        self.counts: Counts = dict.fromkeys(COUNT_KEYS, 0)
         # (task id, executor override, sample) that belong to a batch before a detached part
         self.unresolved: list[tuple[str | None, Executor | None, Sample]] = []
-        self._min_process = process_min_batch
+        self._min_process = inference.process_min_batch
+        self._overload_split = inference.overload_split_threads
         self._detached = detached
         # OrderedDict: evicting the oldest is O(1) (a dict's first key after many deletions
         # is found by scanning past the holes: measured 7 µs per batch)
@@ -213,37 +177,9 @@ class Tally:
         self._handlers = self._make_handlers()
 
     def _make_handlers(self) -> dict[Kind, Callable[[Event], None]]:
-        return {
-            Kind.TASK_START: self._task_start,
-            Kind.BATCH: self._batch,
-            Kind.GUARD_DECISION: self._guard_decision,
-            Kind.GUARD_BATCH_DONE: self._guard_done,
-            Kind.OVERLOAD: self._overload,
-            Kind.POOL_FALLBACK: self._pool_fallback,
-            Kind.THREAD_POOL_FALLBACK: self._to_sequential("thread_pool_fallback"),
-            Kind.PARALLEL_FAILED: self._to_sequential("parallel_failed"),
-            Kind.EXECUTOR_CREATION_FAILED: self._to_sequential(None),
-            Kind.SAMPLE_DONE: self._sample_done,
-            Kind.SAMPLE_TIMEOUT: self._timed_out_sample,
-            Kind.SAMPLE_FAILED: self._failed_sample,
-            # the CRITICAL line that always follows is the memory error counted
-            Kind.SAMPLE_MEMORY_ERROR: self._failed_sample,
-            Kind.NESTED_THREAD_EXHAUSTION: self._nested_exhaustion,
-            Kind.THREAD_CLEANUP_KEYERROR: self._count("thread_keyerror"),
-            Kind.THREAD_ERROR: self._count("thread_errors"),
-            Kind.MEMORY_ERROR: self._memory_error,
-            Kind.SCRIPT_TIMEOUT: self._script_timeout,
-            Kind.RUN_SUMMARY: self._run_summary,
-            Kind.RUN_DATE: self._run_date,
-            Kind.THREAD_CREATION_RETRY: self._count("creation_retries"),
-            Kind.POOL_CREATION_RETRY: self._count("creation_retries"),
-            Kind.THREAD_CREATION_FAILED: self._given_up,
-            Kind.NATIVE_THREAD_FAILED: self._count("thread_creation_failures"),
-            Kind.POOL_CREATION_FAILED: self._count("pool_creation_failures"),
-            Kind.CHUNK_TIMEOUT: self._count("chunk_timeouts"),
-            Kind.TASK_SCORED: self._task_finished,
-            Kind.TASK_DONE: self._task_finished,
-        }
+        handlers = {kind: self._count(key) for kind, key in PLAIN_COUNTS.items()}
+        handlers.update((kind, MethodType(handle, self)) for kind, handle in _SPECIAL.items())
+        return handlers
 
     def add(self, event: Event) -> None:
         """Count one event."""
@@ -259,18 +195,18 @@ class Tally:
             if handler is not None:
                 handler(event)
 
-    def finish(self) -> dict[str, int]:
+    def finish(self) -> Counts:
         """Close every open batch and return the counts."""
         for batch in self._open.values():
             self._close(batch)
         self._open.clear()
         return self.counts
 
-    def provisional(self, within: Iterable[dict[str, int]]) -> dict[str, int]:
+    def provisional(self, within: Iterable[Counts]) -> Counts:
         """Executor counts of the batches still open, as the rule reads them now, for those
         counted in one of the ``within`` dicts (a live window counts them before they close)."""
         live = {id(counts) for counts in within}
-        counts = {"process_pool_used": 0, "thread_pool_used": 0}
+        counts: Counts = {"process_pool_used": 0, "thread_pool_used": 0}
         for batch in self._open.values():
             if id(batch.counts) not in live:
                 continue
@@ -304,15 +240,15 @@ class Tally:
         }
 
     @classmethod
-    def from_live_state(cls, state: Mapping[str, Any], process_min_batch: int,
-                        counts_of: Callable[[int | None], dict[str, int]]) -> Tally:
+    def from_live_state(cls, state: Mapping[str, Any], inference: Inference,
+                        counts_of: Callable[[int | None], Counts]) -> Tally:
         """A live tally as ``live_state`` saved it; ``counts_of(bucket)`` gives the dict a
         batch's counts go to (a throwaway one for a bucket no longer kept).
 
         Raises:
             ValueError, TypeError, KeyError: ``state`` is not what ``live_state`` makes.
         """
-        tally = cls(process_min_batch)
+        tally = cls(inference)
         for key, *batch in state["open"]:
             tally._open[str(key)] = _batch_from(batch, counts_of)
         if state["last"] is not None:
@@ -405,7 +341,7 @@ class Tally:
             if len(batch.samples) > batch.floor:
                 self.counts["samples"] += 1
 
-    def _count_once(self, batch: _Batch | None, key: str, from_guard: bool) -> None:
+    def _count_once(self, batch: _Batch | None, key: CountKey, from_guard: bool) -> None:
         """Count one line about a batch's sample; the guard's and the program's lines about
         the same batch are counted apart and the larger number counts (see the docstring)."""
         if batch is None:
@@ -471,7 +407,7 @@ class Tally:
     def _count_overload(self, threads: int | None) -> None:
         self.counts["overload"] += 1
         self.counts["sequential"] += 1
-        if threads is not None and threads > OVER_60:
+        if threads is not None and threads > self._overload_split:
             self.counts["threads_over_60"] += 1
         else:
             self.counts["threads_40_60"] += 1
@@ -482,14 +418,17 @@ class Tally:
             self.counts["process_pool_fallback"] += 1
         self._attribute(event.task_id, Executor.THREAD, None)
 
-    def _to_sequential(self, key: str | None) -> Callable[[Event], None]:
-        def handle(event: Event) -> None:
-            if key is not None:
-                self.counts[key] += 1
-            self.counts["sequential"] += 1
-            self._attribute(event.task_id, Executor.SEQUENTIAL, None)
+    def _thread_pool_fallback(self, event: Event) -> None:
+        self.counts["thread_pool_fallback"] += 1
+        self._to_sequential(event)
 
-        return handle
+    def _parallel_failed(self, event: Event) -> None:
+        self.counts["parallel_failed"] += 1
+        self._to_sequential(event)
+
+    def _to_sequential(self, event: Event) -> None:
+        self.counts["sequential"] += 1
+        self._attribute(event.task_id, Executor.SEQUENTIAL, None)
 
     def _sample_done(self, event: Event) -> None:
         # the most frequent event: the common case without a detour through _attribute
@@ -503,7 +442,7 @@ class Tally:
         elif event.task_id is not None:
             self._attribute(event.task_id, None, sample)
 
-    def _sample_outcome(self, event: Event, key: str) -> None:
+    def _sample_outcome(self, event: Event, key: CountKey) -> None:
         task_id = _batch_key(event.task_id)
         batch = self._open.get(task_id) if task_id is not None else None
         # the guard's item lines name no sample type; the program's always do
@@ -586,11 +525,63 @@ class Tally:
             self.counts["cut_off_runs"] += 1
         self.run_open, self._run_index = later.run_open, later._run_index
         self.last_start = later.last_start
-    def _count(self, key: str) -> Callable[[Event], None]:
+
+    def _count(self, key: CountKey) -> Callable[[Event], None]:
         def handle(event: Event) -> None:
             self.counts[key] += 1
 
         return handle
+
+
+# Kinds with counting logic of their own; every other counted kind is a plain count, one a
+# line, that its row of the message table names (``MessagePattern.counts``).
+_SPECIAL: Mapping[Kind, Callable[[Tally, Event], None]] = {
+    Kind.TASK_START: Tally._task_start,
+    Kind.BATCH: Tally._batch,
+    Kind.GUARD_DECISION: Tally._guard_decision,
+    Kind.GUARD_BATCH_DONE: Tally._guard_done,
+    Kind.OVERLOAD: Tally._overload,
+    Kind.POOL_FALLBACK: Tally._pool_fallback,
+    Kind.THREAD_POOL_FALLBACK: Tally._thread_pool_fallback,
+    Kind.PARALLEL_FAILED: Tally._parallel_failed,
+    Kind.EXECUTOR_CREATION_FAILED: Tally._to_sequential,
+    Kind.SAMPLE_DONE: Tally._sample_done,
+    Kind.SAMPLE_TIMEOUT: Tally._timed_out_sample,
+    Kind.SAMPLE_FAILED: Tally._failed_sample,
+    # the CRITICAL line that always follows is the memory error counted
+    Kind.SAMPLE_MEMORY_ERROR: Tally._failed_sample,
+    Kind.NESTED_THREAD_EXHAUSTION: Tally._nested_exhaustion,
+    Kind.MEMORY_ERROR: Tally._memory_error,
+    Kind.SCRIPT_TIMEOUT: Tally._script_timeout,
+    Kind.RUN_SUMMARY: Tally._run_summary,
+    Kind.RUN_DATE: Tally._run_date,
+    Kind.THREAD_CREATION_FAILED: Tally._given_up,
+    Kind.TASK_SCORED: Tally._task_finished,
+    Kind.TASK_DONE: Tally._task_finished,
+}
+if _twice := sorted(kind.value for kind in PLAIN_COUNTS.keys() & _SPECIAL.keys()):
+    raise ValueError(f"counted by a handler and by their table row: {', '.join(_twice)}")
+# A live tail also reads the end of each task, which closes its batch at once (a one-shot
+# report closes batches at the end instead and saves the work).
+# A `date` line (the loop's round) also ends a run; its regex has no literal to skip to, which
+# doubled a report's time, and the loop prints it to its own output, not into the run's log
+# (each round rewrites the log): a report finds run boundaries by task indexes alone.
+_LIVE_ONLY = frozenset({Kind.TASK_SCORED, Kind.TASK_DONE, Kind.RUN_DATE})
+# Kinds the counts depend on: a scan for counting looks for nothing else.
+COUNTED_KINDS: frozenset[Kind] = frozenset(PLAIN_COUNTS.keys() | _SPECIAL.keys()) - _LIVE_ONLY
+LIVE_KINDS: frozenset[Kind] = COUNTED_KINDS | _LIVE_ONLY
+
+
+def count_key(name: object) -> CountKey:
+    """``name`` as a count key (read back from saved state).
+
+    Raises:
+        ValueError: it is not one.
+    """
+    for key in COUNT_KEYS:
+        if key == name:
+            return key
+    raise ValueError(f"not a count: {name!r}")
 
 
 def _batch_state(batch: _Batch, bucket_of: Mapping[int, int]) -> list[Any]:
@@ -600,15 +591,15 @@ def _batch_state(batch: _Batch, bucket_of: Mapping[int, int]) -> list[Any]:
             batch.floor, said]
 
 
-def _batch_from(state: Sequence[Any], counts_of: Callable[[int | None], dict[str, int]]
-                ) -> _Batch:
+def _batch_from(state: Sequence[Any], counts_of: Callable[[int | None], Counts]) -> _Batch:
     bucket, samples, executor, joinable, *guarded = state  # states saved before the guard's
     batch = _Batch(counts_of(bucket), {(kind, index) for kind, index in samples},
                    None if executor is None else Executor(executor), bool(joinable))
     if guarded:  # a named guard batch's floor and its lines counted per side
         floor, said = guarded
         batch.floor = int(floor)
-        batch.said = {(str(key), bool(from_guard)): int(n) for key, from_guard, n in said} or None
+        batch.said = {(count_key(key), bool(from_guard)): int(n)
+                      for key, from_guard, n in said} or None
     return batch
 
 

@@ -11,6 +11,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from threadwatch.health.metrics import CountKey, RateKey
 from threadwatch.health.settings import Rule
 
 
@@ -75,19 +76,21 @@ _LEVEL = {"yellow": Level.YELLOW, "red": Level.RED}
 
 
 def judge(
-    counts: Mapping[str, int], rates: Mapping[str, float | None], rules: Sequence[Rule]
+    counts: Mapping[CountKey, int], rates: Mapping[RateKey, float | None], rules: Sequence[Rule]
 ) -> Verdict:
     """Apply every rule; the level is the worst fired, green if none, unknown if nothing seen."""
     reasons: list[Reason] = []
     has_batches = counts.get("batches", 0) > 0
     for rule in rules:
-        if rule.is_rate:
-            rate = rates.get(rule.metric)
+        if rule.rate is not None:
+            rate = rates.get(rule.rate)
             if not has_batches or rate is None:
                 continue
             value: float = rate
+        elif rule.count is not None:
+            value = counts[rule.count]
         else:
-            value = counts[rule.metric]
+            raise AssertionError("validated to have a rate or a count")
         op, threshold = rule.comparison
         if _COMPARE[op](value, threshold):
             reasons.append(

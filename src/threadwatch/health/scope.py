@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from threadwatch.health.metrics import rates_of
+from threadwatch.health.metrics import Counts, Rates, rates_of
 from threadwatch.health.rules import Verdict, judge
 from threadwatch.health.settings import Rule
 
@@ -18,8 +18,8 @@ class ScopeReport:
     """The counts, rates and verdict of one scope: a source path, or ``total``."""
 
     scope: str
-    counts: dict[str, int]
-    rates: dict[str, float | None]
+    counts: Counts
+    rates: Rates
     verdict: Verdict
     # plain words a reader needs beside the numbers (why unknown, which run was cut off)
     notes: tuple[str, ...] = ()
@@ -37,7 +37,7 @@ class ScopeReport:
 
 
 def judge_scope(
-    scope: str, counts: dict[str, int], rules: Sequence[Rule], notes: Sequence[str] = ()
+    scope: str, counts: Counts, rules: Sequence[Rule], notes: Sequence[str] = ()
 ) -> ScopeReport:
     """Rates and verdict for one scope's counts."""
     rates = rates_of(counts)

@@ -6,11 +6,11 @@ health code never sees any other setting.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
+from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, CountKey, RateKey
 from threadwatch.settings import DAY, Settings
 
 RuleLevel = Literal["yellow", "red"]  # a rule raises one of these (health.rules.Level: any verdict)
@@ -18,7 +18,10 @@ _OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
 
 
 class InferenceConfig(Settings):
+    """The program's rules the counts follow (``[inference]``)."""
+
     process_min_batch: int = Field(4, ge=1, le=1_000_000)
+    overload_split_threads: int = Field(60, ge=40, le=100_000)
 
 
 class RunsConfig(Settings):
@@ -31,22 +34,30 @@ class Rule(Settings):
     """One threshold: a rate or a count, one comparison, the level it raises."""
 
     level: RuleLevel
-    rate: str | None = None
-    count: str | None = None
+    rate: RateKey | None = None
+    count: CountKey | None = None
     above: float | None = None
     at_least: float | None = None
     at_most: float | None = None
     below: float | None = None
     why: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_metric(cls, data: Any) -> Any:
+        # one line naming the keys, for the rule (not pydantic's list of every literal)
+        if isinstance(data, dict):
+            rate, count = data.get("rate"), data.get("count")
+            if isinstance(rate, str) and rate not in RATE_KEYS:
+                raise ValueError(f"unknown rate {rate!r}; known: {', '.join(RATE_KEYS)}")
+            if isinstance(count, str) and count not in COUNT_KEYS:
+                raise ValueError(f"unknown count {count!r}; known: {', '.join(COUNT_KEYS)}")
+        return data
+
     @model_validator(mode="after")
     def _one_metric_one_comparison(self) -> Rule:
         if (self.rate is None) == (self.count is None):
             raise ValueError("give exactly one of 'rate' or 'count'")
-        if self.rate is not None and self.rate not in RATE_KEYS:
-            raise ValueError(f"unknown rate {self.rate!r}; known: {', '.join(RATE_KEYS)}")
-        if self.count is not None and self.count not in COUNT_KEYS:
-            raise ValueError(f"unknown count {self.count!r}; known: {', '.join(COUNT_KEYS)}")
         given = [name for name in _OPERATORS if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {', '.join(_OPERATORS)}")

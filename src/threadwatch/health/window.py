@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadwatch.events import Event, Kind
-from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
+from threadwatch.health.metrics import COUNT_KEYS, Counts, Inference, Tally, add_counts, count_key
 from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.health.settings import HealthConfig
@@ -63,16 +63,16 @@ class LevelChange:
 
 
 class _SourceWindow:
-    def __init__(self, process_min_batch: int) -> None:
-        self.tally = Tally(process_min_batch)
-        self.buckets: deque[tuple[int, dict[str, int]]] = deque()
+    def __init__(self, inference: Inference) -> None:
+        self.tally = Tally(inference)
+        self.buckets: deque[tuple[int, Counts]] = deque()
         self.last_event_at: float | None = None
         self.last_event: Event | None = None
 
     def enter(self, bucket: int) -> None:
         """Count from now on into ``bucket``."""
         if not self.buckets or self.buckets[-1][0] != bucket:
-            counts: dict[str, int] = defaultdict(int)  # sparse: a thousand sources x 90 buckets
+            counts: Counts = defaultdict(int)  # sparse: a thousand sources x 90 buckets
             self.buckets.append((bucket, counts))
             self.tally.counts = counts
 
@@ -100,20 +100,21 @@ class _SourceWindow:
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], process_min_batch: int,
+    def from_state(cls, state: Mapping[str, Any], inference: Inference,
                    oldest_bucket: int) -> _SourceWindow:
-        window = cls(process_min_batch)
-        kept: dict[int, dict[str, int]] = {}
+        window = cls(inference)
+        kept: dict[int, Counts] = {}
         for bucket, counts in state["buckets"]:
             if int(bucket) >= oldest_bucket:
-                kept[int(bucket)] = defaultdict(int, {str(k): int(n) for k, n in counts.items()})
+                kept[int(bucket)] = defaultdict(
+                    int, {count_key(k): int(n) for k, n in counts.items()})
                 window.buckets.append((int(bucket), kept[int(bucket)]))
 
-        def counts_of(bucket: int | None) -> dict[str, int]:
+        def counts_of(bucket: int | None) -> Counts:
             # a batch whose bucket has left the window counts nowhere any more
             return kept[bucket] if bucket in kept else defaultdict(int)
 
-        window.tally = Tally.from_live_state(state["tally"], process_min_batch, counts_of)
+        window.tally = Tally.from_live_state(state["tally"], inference, counts_of)
         if window.buckets:
             window.tally.counts = window.buckets[-1][1]
         at, last = state["last_event_at"], state["last_event"]
@@ -121,7 +122,7 @@ class _SourceWindow:
         window.last_event = None if last is None else Event(Kind(last[0]), *last[1:])
         return window
 
-    def counts(self, stalled: bool) -> dict[str, int]:
+    def counts(self, stalled: bool) -> Counts:
         """Window counts, with the batches still open counted by their executor so far."""
         total = dict.fromkeys(COUNT_KEYS, 0)
         for _, counts in self.buckets:
@@ -178,9 +179,7 @@ class WindowedHealth:
     def _source_window(self, source: str) -> _SourceWindow:
         window = self._sources.get(source)
         if window is None:
-            window = self._sources[source] = _SourceWindow(
-                self._config.inference.process_min_batch
-            )
+            window = self._sources[source] = _SourceWindow(self._config.inference)
         return window
 
     def forget(self, source: str) -> None:
@@ -241,8 +240,7 @@ class WindowedHealth:
                 state = json.loads(body)
                 if state["v"] != _STATE_VERSION or state["bucket_seconds"] != self._bucket:
                     raise ValueError("saved with other settings")
-                window = _SourceWindow.from_state(
-                    state, self._config.inference.process_min_batch, oldest)
+                window = _SourceWindow.from_state(state, self._config.inference, oldest)
             except (ValueError, TypeError, KeyError, IndexError):
                 unusable.append(source)
                 continue
@@ -286,7 +284,7 @@ class WindowedHealth:
         return changes
 
     def _health(
-        self, scope: str, counts: dict[str, int], last_at: float | None, last: Event | None
+        self, scope: str, counts: Counts, last_at: float | None, last: Event | None
     ) -> ScopeHealth:
         judged = judge_scope(scope, counts, self._config.rules)
         return ScopeHealth(scope, counts, judged.rates, judged.verdict,

@@ -5,6 +5,12 @@ change between versions, and searching for the message itself also finds both ha
 messages glued onto one physical line by concurrent prints. Free-text fields stop before a
 second known prefix for the same reason. The tests are generated from this table.
 
+A row also says what its lines are for beyond being found, so that nothing else needs editing
+when a message is added: ``counts`` names the count each line adds one to when that is all its
+counting is (kinds with logic of their own, batches, samples, runs, have handlers in
+``health/metrics.py`` and leave it unset), and ``routine`` marks progress lines not worth showing
+as an alert's sample line. ``CountKey`` is every count, in the order of the report's JSON.
+
 Numbers and names are matched possessively (``\d++``, ``\w++``): what follows them never starts
 with the same kind of character, so giving characters back can only fail, and slowly: most
 ``-- `` lines of a log match no counted message and each would backtrack through every row.
@@ -13,10 +19,45 @@ with the same kind of character, so giving characters back can only fail, and sl
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, NamedTuple, get_args
 
 from threadwatch.events import Kind
+
+# Every count of a scope, in the order of the report's JSON (README, "What is counted"); a
+# typo in a key is a type error wherever counts are read.
+CountKey = Literal[
+    "batches",
+    "overload",
+    "threads_over_60",  # names kept whatever [inference] overload_split_threads says
+    "threads_40_60",
+    "pool_fallback",
+    "process_pool_fallback",
+    "thread_pool_fallback",
+    "parallel_failed",
+    "sequential",
+    "process_pool_used",
+    "thread_pool_used",
+    "sample_timeouts",
+    "sample_failures",
+    "thread_keyerror",
+    "thread_errors",
+    "memory_errors",
+    "script_timeouts",
+    "runs_completed",
+    # added with the run_batt of 2025-11-15; the keys above keep their order
+    "samples",
+    "cut_off_runs",
+    "creation_retries",
+    "thread_creation_failures",
+    "pool_creation_failures",
+    "nested_thread_exhaustion",
+    "chunk_timeouts",
+    "stalled",
+]
+COUNT_KEYS: tuple[CountKey, ...] = get_args(CountKey)
 
 DEFAULT_PROGRAM_FILES: tuple[str, ...] = (
     "run_batt.py",
@@ -51,6 +92,10 @@ class MessagePattern:
     # (field, words): one of these words must stand right before the match; the event's field
     # takes it and the event starts there
     before: tuple[str, tuple[str, ...]] | None = None
+    # the count each line adds one to, when that is all there is to counting it
+    counts: CountKey | None = None
+    # progress, not trouble: never shown as a sample line of an alert
+    routine: bool = False
     # for docs/messages.md: which versions of the program print it, and what it means
     versions: str = ""
     meaning: str = ""
@@ -89,6 +134,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"-- {ID} - (?P<batch_index>\d++) start --",
         "run_batt.py:1241: -- 0ca9ddb6 - 0 start --",
         {"task_id": "0ca9ddb6", "batch_index": 0},
+        routine=True,
         versions=V_START,
         meaning="task i starts; its batch (one run of the executor chain) begins",
     ),
@@ -97,6 +143,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"-- {ID} - (?P<batch_index>\d++) --",
         "run_batt.py:475: -- 6a1e5592 - 61 --",
         {"task_id": "6a1e5592", "batch_index": 61},
+        routine=True,
         versions=V_BARE_BATCH,
         meaning="a batch: joins the batch its task's start line opened, or opens one",
     ),
@@ -105,6 +152,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"--- {ID} - (?P<batch_index>\d++)(?![\d ])",
         "run_batt.py:93: --- 00d62c1b - 17",
         {"task_id": "00d62c1b", "batch_index": 17},
+        routine=True,
         versions=V_BATCH_3DASH,
         meaning="a batch (the older spelling)",
     ),
@@ -113,6 +161,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"-- {ID} - (?P<batch_index>\d++) scored --",
         "run_batt.py:890: -- 6a1e5592 - 61 scored --",
         {"task_id": "6a1e5592", "batch_index": 61},
+        routine=True,
         versions=V_SCORED,
         meaning="the task's samples are scored: its batch is complete",
     ),
@@ -122,6 +171,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r" (?:candidates scored|solutions found)",
         "run_batt.py:1251: -- 0ca9ddb6 - 0 done - 96 candidates scored",
         {"task_id": "0ca9ddb6", "batch_index": 0, "number": 96},
+        routine=True,
         versions=V_DONE,
         meaning="the task is done: its batch is complete",
     ),
@@ -180,6 +230,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "run_batt.py:1111: -- All ProcessPoolExecutor creation retries failed, forcing"
         " ThreadPoolExecutor(max_workers=1)",
         {"executor": "ProcessPoolExecutor"},
+        counts="pool_creation_failures",
         versions=V_INNER_SKIP,
         meaning="no process pool could be created: the batch tries one thread",
     ),
@@ -188,6 +239,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"-- Fallback (?P<executor>\w++) also failed: (?P<message>{TEXT})",
         "run_batt.py:1126: -- Fallback ThreadPoolExecutor also failed: can't start new thread",
         {"executor": "ThreadPoolExecutor", "message": "can't start new thread"},
+        counts="pool_creation_failures",
         versions=V_INNER_SKIP,
         meaning="not even one thread: the run then dies (a traceback on stderr)",
     ),
@@ -205,6 +257,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "run_batt.py:176: -- ProcessPoolExecutor creation failed (thread exhaustion),"
         " retrying in 0.2s...",
         {"executor": "ProcessPoolExecutor", "message": "thread exhaustion"},
+        counts="creation_retries",
         versions=V_POOL_CREATION,
         meaning="creating the pool failed for lack of threads; retried after a pause",
     ),
@@ -213,6 +266,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"-- (?P<executor>\w++) creation failed: (?P<message>{TEXT})",
         "run_batt.py:182: -- ProcessPoolExecutor creation failed: can't start new thread",
         {"executor": "ProcessPoolExecutor", "message": "can't start new thread"},
+        counts="pool_creation_failures",
         versions=V_POOL_CREATION,
         meaning="creating the pool failed for good (the batch then runs sequentially)",
     ),
@@ -224,6 +278,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "<dynamic-code>:931: demo[2] - 0ca9ddb6 - 32",
         {"sample_type": "demo", "sample_index": 2, "task_id": "0ca9ddb6", "number": 32},
         before=("sample_type", ("demo", "test")),
+        routine=True,
         versions=V_SAMPLE,
         meaning="sample k finished with n outputs",
     ),
@@ -235,6 +290,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "run_batt.py:171: train[0] - 00d62c1b - 57",
         {"sample_type": "train", "sample_index": 0, "task_id": "00d62c1b", "number": 57},
         before=("sample_type", ("train",)),
+        routine=True,
         versions="2025-08-09 to 2025-09-22",
         meaning="sample k finished with n outputs (`demo` was called `train`)",
     ),
@@ -289,6 +345,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         " backoff...",
         {"task_id": "6e19193c", "sample_type": "demo", "sample_index": 1},
         anchor="thread creation failed",
+        counts="creation_retries",
         versions=V_SUBMIT,
         meaning="submitting work failed for lack of threads; retried after a pause",
     ),
@@ -298,6 +355,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "run_batt.py:1392: THREAD EXHAUSTION: task_id=00d62c1b solver_id=1f2e3d4c - retrying"
         " with backoff",
         {"message": "task_id=00d62c1b solver_id=1f2e3d4c"},
+        counts="creation_retries",
         versions=V_INNER,
         meaning="inlining a solver ran out of threads; retried after a pause",
     ),
@@ -337,6 +395,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "OpenBLAS blas_thread_init: pthread_create failed for thread 1 of 2: Resource"
         " temporarily unavailable",
         {"number": 1, "items": 2, "message": "Resource temporarily unavailable"},
+        counts="thread_creation_failures",
         versions="any (OpenBLAS, loaded by numpy, on stderr)",
         meaning="a native library could not start a thread: the process is out of threads",
     ),
@@ -347,6 +406,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "run_batt.py:504: Warning: inline_variables chunk timeout - of 8 futures unfinished,"
         " using partial results",
         {"message": "inline_variables", "number": None, "items": 8},
+        counts="chunk_timeouts",
         versions=V_CHUNK,
         meaning="a chunk of inner work timed out: results are partial",
     ),
@@ -355,6 +415,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"- o_solver_id = '(?P<task_id>[^']*)' - match = (?P<message>True|False)",
         "run_batt.py:702: - o_solver_id = '1b2d62fb' - match = True",
         {"task_id": "1b2d62fb", "message": "True"},
+        routine=True,
         versions=V_MATCH_OLD,
         meaning="a solver matched (progress only)",
     ),
@@ -365,6 +426,7 @@ PATTERNS: tuple[MessagePattern, ...] = (
         "<dynamic-code>:971: - MATCH: o_solver_id = '46f33fce' - sample_type=demo[0]"
         " task_id=46f33fce",
         {"task_id": "46f33fce", "sample_type": "demo", "sample_index": 0},
+        routine=True,
         versions=V_MATCH_NEW,
         meaning="a solver matched (progress only)",
     ),
@@ -419,10 +481,55 @@ PATTERNS: tuple[MessagePattern, ...] = (
         r"|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d [A-Z]{1,5} \d{4})(?=\r?\n|\Z)",
         "Fri Nov 27 17:41:33 UTC 2026",
         {"message": "Fri Nov 27 17:41:33 UTC 2026"},
+        routine=True,
         versions="any (`date`, printed by run_card.sh before each round)",
         meaning="a new round of the loop begins",
     ),
 )
+
+
+class KindUse(NamedTuple):
+    """What a kind's lines are for beyond being found (``MessagePattern.counts``, ``.routine``)."""
+
+    counts: CountKey | None = None
+    routine: bool = False
+
+
+# The kinds found outside the table, with what a row would say of them: traceback blocks
+# (tracebacks.py), the guard's own lines (guardline.py; its other lines reuse the table's
+# kinds), and the stall that ``tail`` makes. Every kind is in the table or here.
+OUTSIDE_TABLE: Mapping[Kind, KindUse] = MappingProxyType({
+    Kind.THREAD_CLEANUP_KEYERROR: KindUse(counts="thread_keyerror"),
+    Kind.THREAD_ERROR: KindUse(counts="thread_errors"),
+    Kind.TRACEBACK: KindUse(),
+    Kind.GUARD_DECISION: KindUse(routine=True),
+    Kind.GUARD_BATCH_DONE: KindUse(routine=True),
+    Kind.STALLED: KindUse(),
+})
+
+
+def kind_uses(patterns: Iterable[MessagePattern]) -> dict[Kind, KindUse]:
+    """Each kind's use, as ``OUTSIDE_TABLE`` and the rows of ``patterns`` say.
+
+    Raises:
+        ValueError: two rows of one kind disagree (what a kind counts is one thing).
+    """
+    uses = dict(OUTSIDE_TABLE)
+    for pattern in patterns:
+        use = KindUse(pattern.counts, pattern.routine)
+        if uses.setdefault(pattern.kind, use) != use:
+            raise ValueError(f"the rows of kind {pattern.kind.value} disagree on counts or"
+                             f" routine (row of {pattern.example!r})")
+    return uses
+
+
+# Each kind's use, read by the rest of threadwatch: health counts ``PLAIN_COUNTS`` one a line,
+# alerts leave ``ROUTINE_KINDS`` out of their sample lines.
+KIND_USES: Mapping[Kind, KindUse] = MappingProxyType(kind_uses(PATTERNS))
+PLAIN_COUNTS: Mapping[Kind, CountKey] = MappingProxyType(
+    {kind: use.counts for kind, use in KIND_USES.items() if use.counts is not None}
+)
+ROUTINE_KINDS: frozenset[Kind] = frozenset(kind for kind, use in KIND_USES.items() if use.routine)
 
 
 def program_prefix(program_files: tuple[str, ...]) -> str:

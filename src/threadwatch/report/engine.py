@@ -91,7 +91,7 @@ def _scan(
     events instead of ``tally.add_all`` (to hold them back, or to add others between)."""
     grammar = counting_grammar(config)
     if tally is None:
-        tally = Tally(config.inference.process_min_batch, detached=job.detached)
+        tally = Tally(config.inference, detached=job.detached)
     if consume is None:
         consume = tally.add_all
     scanner = Scanner(

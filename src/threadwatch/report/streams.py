@@ -137,13 +137,13 @@ def _read_joined(
     modified = [primary.modified_at]
     for scan in guard_side:
         events: list[Event] = []
-        read = scan_one(scan.path, config, Tally(), consume=events.extend)
+        read = scan_one(scan.path, config, Tally(config.inference), consume=events.extend)
         queues.append(_segments(events))
         problems += read.problems
         lines += read.lines
         bytes_read += read.bytes_read
         modified.append(read.modified_at)
-    tally = Tally(config.inference.process_min_batch)
+    tally = Tally(config.inference)
     joiner = _Joiner(tally, queues)
     result = scan_one(primary.path, config, tally, consume=joiner.feed)
     joiner.finish()
