@@ -10,13 +10,10 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from threadwatch.alerts.settings import (
-    AlertmanagerSinkConfig,
-    AlertsConfig,
-    DeliveryConfig,
-    SlackSinkConfig,
-    WebhookSinkConfig,
-)
+from threadwatch.alerts.settings import AlertsConfig, DeliveryConfig
+from threadwatch.alerts.sinks.alertmanager import AlertmanagerSinkConfig
+from threadwatch.alerts.sinks.slack import SlackSinkConfig
+from threadwatch.alerts.sinks.webhook import WebhookSinkConfig
 from threadwatch.config import default_config_text, load_config
 from threadwatch.errors import ConfigError
 from threadwatch.health.settings import InferenceConfig, RunsConfig

@@ -26,7 +26,8 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from threadwatch.alerts.settings import SINK_TYPES, AlertsConfig
+from threadwatch.alerts.settings import AlertsConfig
+from threadwatch.alerts.sinks.registry import sink_types
 from threadwatch.errors import ConfigError
 from threadwatch.health.settings import InferenceConfig, Rule, RunsConfig
 from threadwatch.parse.settings import ParseConfig
@@ -77,7 +78,7 @@ def _key(loc: tuple[int | str, ...]) -> str | None:
     parts = [str(part) for part in loc]
     # a sink's type is pydantic's union tag in the location (alerts.sinks.NAME.TYPE.key):
     # the user wrote alerts.sinks.NAME.key
-    if parts[:2] == ["alerts", "sinks"] and len(parts) > 4 and parts[3] in SINK_TYPES:
+    if parts[:2] == ["alerts", "sinks"] and len(parts) > 4 and parts[3] in sink_types():
         del parts[3]
     return ".".join(parts) or None
 

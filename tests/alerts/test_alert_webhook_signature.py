@@ -15,8 +15,8 @@ from werkzeug import Request
 
 from threadwatch.alerts.checks import sample_notification
 from threadwatch.alerts.secrets import Secret
-from threadwatch.alerts.settings import WebhookSinkConfig
 from threadwatch.alerts.sinks import WebhookSink, build_sink
+from threadwatch.alerts.sinks.webhook import WebhookSinkConfig
 from threadwatch.errors import SinkConfigError
 
 README = Path(__file__).parents[2] / "README.md"

@@ -20,6 +20,8 @@ from typing import Any
 from threadwatch.health.rules import Reason
 from threadwatch.text import safe_block, safe_text
 
+LEVEL_RULE = "level"  # the rule of every verdict alert (event alerts carry their rule's name)
+
 SCHEMA = "threadwatch.alert/v2"
 
 

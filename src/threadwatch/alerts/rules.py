@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from threadwatch.alerts.model import Alert, AlertReason, Status, Transition
+from threadwatch.alerts.model import LEVEL_RULE, Alert, AlertReason, Status, Transition
 from threadwatch.alerts.settings import AlertsConfig, EventRuleConfig
 from threadwatch.events import Event, Kind
 from threadwatch.health.rules import Level
@@ -31,7 +31,6 @@ from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import ScopeHealth
 from threadwatch.parse.patterns import ROUTINE_KINDS
 
-LEVEL_RULE = "level"
 _SAMPLE_CHARS = 4000  # one sample (a traceback block) is cut here; sinks cut further
 
 

@@ -2,7 +2,8 @@
 
 Sink URLs and secrets are written as ``${VARIABLE}`` references and expanded from the
 environment only when the sinks are built (``threadwatch.alerts.sinks.build_sinks``), so a
-config file can be shared and printed without leaking them.
+config file can be shared and printed without leaking them. Each sink type's keys are its own
+module's (``alerts/sinks/registry.py``); a table's ``type`` picks them.
 
 Numbers are finite and within the ranges documented in ``default_config.toml``; a ``secret``,
 when given, is not empty.
@@ -12,10 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PlainValidator, model_validator
 
+from threadwatch.alerts.sinks.registry import SinkSettings, validate_sink
 from threadwatch.events import Kind
 from threadwatch.settings import DAY, HOUR, WEEK, Settings
+
+# An [alerts.sinks.NAME] table: the settings of the sink type its ``type`` names.
+SinkConfig = Annotated[SinkSettings, PlainValidator(validate_sink)]
 
 
 class EventRuleConfig(Settings):
@@ -25,56 +30,6 @@ class EventRuleConfig(Settings):
     kinds: tuple[Kind, ...] = Field(min_length=1)
     level: Literal["yellow", "red"] = "red"
     summary: str = ""
-
-
-class _SinkBase(Settings):
-    url: str = Field(min_length=1)
-    timeout_seconds: float = Field(10.0, gt=0, le=120)
-    verify_tls: bool = True
-    # Pause between two messages to the same sink (Slack asks for about one a second).
-    min_interval_seconds: float = Field(0.0, ge=0, le=HOUR)
-
-
-class SlackSinkConfig(_SinkBase):
-    """A Slack incoming webhook (``url = "${SLACK_WEBHOOK_URL}"``)."""
-
-    type: Literal["slack"]
-    min_interval_seconds: float = Field(1.0, ge=0, le=HOUR)
-    max_text_chars: int = Field(2500, ge=200, le=2900)
-
-
-class WebhookSinkConfig(_SinkBase):
-    """A generic JSON webhook; ``secret`` (optional) signs the body with HMAC-SHA256."""
-
-    type: Literal["webhook"]
-    secret: str | None = None
-
-    @field_validator("secret")
-    @classmethod
-    def _secret_not_empty(cls, secret: str | None) -> str | None:
-        # an empty key would sign every body with a signature anyone can make
-        if secret is not None and not secret.strip():
-            raise ValueError("empty: give a value (\"${VARIABLE}\"), or remove the key to send "
-                             "unsigned")
-        return secret
-
-
-class AlertmanagerSinkConfig(_SinkBase):
-    """An Alertmanager (``url`` is its base URL; alerts go to ``/api/v2/alerts``).
-
-    Firing alerts are posted with ``endsAt = now + firing_ttl_seconds``: if threadwatch dies,
-    Alertmanager resolves them by itself after that long. Repeats re-post and extend it. At
-    most a day: an alert of a dead threadwatch must not stay firing for longer.
-    """
-
-    type: Literal["alertmanager"]
-    firing_ttl_seconds: float = Field(7200.0, gt=0, le=DAY)
-
-
-SINK_TYPES = ("slack", "webhook", "alertmanager")
-SinkConfig = Annotated[
-    SlackSinkConfig | WebhookSinkConfig | AlertmanagerSinkConfig, Field(discriminator="type")
-]
 
 
 class DeliveryConfig(Settings):
@@ -122,11 +77,7 @@ class AlertsConfig(Settings):
         for name, sink in self.sinks.items():
             if not name or not name.replace("-", "").replace("_", "").isalnum():
                 raise ValueError(f"sink name {name!r}: use letters, digits, '-' and '_'")
-            if isinstance(sink, AlertmanagerSinkConfig) and (
-                sink.firing_ttl_seconds <= self.repeat_seconds
-            ):
-                # Otherwise Alertmanager would resolve a still-firing alert between repeats.
-                raise ValueError(
-                    f"sink {name!r}: firing_ttl_seconds must exceed alerts.repeat_seconds"
-                )
+            conflict = sink.conflict(repeat_seconds=self.repeat_seconds)
+            if conflict is not None:
+                raise ValueError(f"sink {name!r}: {conflict}")
         return self

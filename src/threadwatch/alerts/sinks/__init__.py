@@ -1,27 +1,45 @@
-"""Sinks: one small class per receiver behind the ``Sink`` protocol, built from the config."""
+"""Sinks: one module per receiver behind the ``Sink`` protocol, each registering its type by name
+(``registry.py``); built here from the ``[alerts.sinks.NAME]`` tables.
+
+The sink classes load lazily (``from threadwatch.alerts.sinks import SlackSink`` works): the
+settings import the registry, and a config without sinks never loads an HTTP client.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from threadwatch.alerts.secrets import Secret, expand, expand_url
-from threadwatch.alerts.settings import (
-    AlertmanagerSinkConfig,
-    AlertsConfig,
-    SinkConfig,
-    SlackSinkConfig,
-    WebhookSinkConfig,
-)
-from threadwatch.alerts.sinks.alertmanager import AlertmanagerSink
+from threadwatch.alerts.secrets import expand_url
 from threadwatch.alerts.sinks.base import Sink
-from threadwatch.alerts.sinks.slack import SlackSink
-from threadwatch.alerts.sinks.webhook import WebhookSink
+from threadwatch.alerts.sinks.registry import SinkSettings, register_sink, sink_types
 from threadwatch.errors import SinkConfigError
 
-__all__ = ["AlertmanagerSink", "Sink", "SlackSink", "WebhookSink", "build_sink", "build_sinks"]
+if TYPE_CHECKING:
+    from threadwatch.alerts.sinks.alertmanager import AlertmanagerSink
+    from threadwatch.alerts.sinks.slack import SlackSink
+    from threadwatch.alerts.sinks.webhook import WebhookSink
+
+__all__ = ["AlertmanagerSink", "Sink", "SinkSettings", "SlackSink", "WebhookSink", "build_sink",
+           "build_sinks", "register_sink", "sink_types"]
+
+_LAZY = {"AlertmanagerSink": "alertmanager", "SlackSink": "slack", "WebhookSink": "webhook"}
 
 
-def build_sink(name: str, settings: SinkConfig, env: Mapping[str, str]) -> Sink:
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+class _WithSinks(Protocol):
+    @property
+    def sinks(self) -> Mapping[str, SinkSettings]: ...
+
+
+def build_sink(name: str, settings: SinkSettings, env: Mapping[str, str]) -> Sink:
     """One sink from its config table, with ``${VARIABLES}`` expanded from ``env``.
 
     Raises:
@@ -30,26 +48,13 @@ def build_sink(name: str, settings: SinkConfig, env: Mapping[str, str]) -> Sink:
     """
     url = expand_url(name, settings.url, env)
     try:
-        return _make_sink(name, settings, url, env)
+        return sink_types()[settings.type].build(name, settings, url, env)
     except ValueError as exc:  # an empty secret, an unsupported proxy: said by the sink
         raise SinkConfigError(name, str(exc)) from exc
 
 
-def _make_sink(name: str, settings: SinkConfig, url: Secret, env: Mapping[str, str]) -> Sink:
-    if isinstance(settings, SlackSinkConfig):
-        return SlackSink(url, settings.timeout_seconds, settings.verify_tls,
-                         settings.max_text_chars)
-    if isinstance(settings, WebhookSinkConfig):
-        secret = None if settings.secret is None else expand(name, "secret", settings.secret, env)
-        return WebhookSink(url, secret, settings.timeout_seconds, settings.verify_tls)
-    if isinstance(settings, AlertmanagerSinkConfig):
-        return AlertmanagerSink(url, settings.firing_ttl_seconds, settings.timeout_seconds,
-                                settings.verify_tls)
-    raise AssertionError(f"unhandled sink type {type(settings).__name__}")
-
-
-def build_sinks(config: AlertsConfig, env: Mapping[str, str]) -> dict[str, Sink]:
-    """Every configured sink, by name.
+def build_sinks(config: _WithSinks, env: Mapping[str, str]) -> dict[str, Sink]:
+    """Every configured sink of ``config`` (the ``[alerts]`` settings), by name.
 
     Raises:
         SinkConfigError: naming every sink that cannot be built (and why), never a value.

@@ -31,14 +31,24 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from threadwatch.alerts.model import Alert, Notification, Status, Transition, iso_time
-from threadwatch.alerts.rules import LEVEL_RULE
+from pydantic import Field
+
+from threadwatch.alerts.model import (
+    LEVEL_RULE,
+    Alert,
+    Notification,
+    Status,
+    Transition,
+    iso_time,
+)
 from threadwatch.alerts.secrets import Secret
 from threadwatch.alerts.sinks.http import HttpPoster
+from threadwatch.alerts.sinks.registry import SinkSettings, register_sink
+from threadwatch.settings import DAY
 
 SEVERITY = {"yellow": "warning", "red": "critical"}
 TEST_TTL_SECONDS = 300.0
@@ -104,6 +114,24 @@ def alertmanager_body(notification: Notification, firing_ttl_seconds: float,
     return body
 
 
+class AlertmanagerSinkConfig(SinkSettings):
+    """An Alertmanager (``url`` is its base URL; alerts go to ``/api/v2/alerts``).
+
+    Firing alerts are posted with ``endsAt = now + firing_ttl_seconds``: if threadwatch dies,
+    Alertmanager resolves them by itself after that long. Repeats re-post and extend it. At
+    most a day: an alert of a dead threadwatch must not stay firing for longer.
+    """
+
+    type: Literal["alertmanager"]
+    firing_ttl_seconds: float = Field(7200.0, gt=0, le=DAY)
+
+    def conflict(self, *, repeat_seconds: float) -> str | None:
+        if self.firing_ttl_seconds <= repeat_seconds:
+            # Otherwise Alertmanager would resolve a still-firing alert between repeats.
+            return "firing_ttl_seconds must exceed alerts.repeat_seconds"
+        return None
+
+
 class AlertmanagerSink:
     """Posts alerts to an Alertmanager, and re-posts the states it posted (``resync``).
 
@@ -160,6 +188,15 @@ class AlertmanagerSink:
 
     def close(self) -> None:
         self._poster.close()
+
+
+def _build(name: str, settings: AlertmanagerSinkConfig, url: Secret,
+           env: Mapping[str, str]) -> AlertmanagerSink:
+    return AlertmanagerSink(url, settings.firing_ttl_seconds, settings.timeout_seconds,
+                            settings.verify_tls)
+
+
+register_sink(AlertmanagerSinkConfig, _build)
 
 
 def _epoch(moment: str) -> float:

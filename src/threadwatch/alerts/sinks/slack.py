@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from threadwatch.alerts.model import Alert, Notification, Status, Transition, iso_time
 from threadwatch.alerts.secrets import Secret
 from threadwatch.alerts.sinks.http import HttpPoster
+from threadwatch.alerts.sinks.registry import SinkSettings, register_sink
+from threadwatch.settings import HOUR
 from threadwatch.text import safe_block, safe_text
 
 COLOUR = {"red": "#d40e0d", "yellow": "#e8a33c", "resolved": "#2eb67d"}
@@ -136,6 +140,14 @@ def slack_payload(notification: Notification, max_chars: int = 2500) -> dict[str
             "unfurl_links": False, "unfurl_media": False}
 
 
+class SlackSinkConfig(SinkSettings):
+    """A Slack incoming webhook (``url = "${SLACK_WEBHOOK_URL}"``)."""
+
+    type: Literal["slack"]
+    min_interval_seconds: float = Field(1.0, ge=0, le=HOUR)
+    max_text_chars: int = Field(2500, ge=200, le=2900)
+
+
 class SlackSink:
     """Posts notifications to a Slack incoming webhook.
 
@@ -156,3 +168,7 @@ class SlackSink:
 
     def close(self) -> None:
         self._poster.close()
+
+
+register_sink(SlackSinkConfig, lambda name, settings, url, env: SlackSink(
+    url, settings.timeout_seconds, settings.verify_tls, settings.max_text_chars))

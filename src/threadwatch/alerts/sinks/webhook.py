@@ -19,11 +19,15 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+from pydantic import field_validator
 
 from threadwatch.alerts.model import Notification
-from threadwatch.alerts.secrets import Secret
+from threadwatch.alerts.secrets import Secret, expand
 from threadwatch.alerts.sinks.http import HttpPoster
+from threadwatch.alerts.sinks.registry import SinkSettings, register_sink
 
 SIGNATURE_HEADER = "X-Threadwatch-Signature"
 TIMESTAMP_HEADER = "X-Threadwatch-Timestamp"
@@ -34,6 +38,22 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header's value for ``body`` sent at ``timestamp`` (unix seconds)."""
     signed = timestamp.encode() + b"." + body
     return f"{SIGNATURE_VERSION}=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+class WebhookSinkConfig(SinkSettings):
+    """A generic JSON webhook; ``secret`` (optional) signs the body with HMAC-SHA256."""
+
+    type: Literal["webhook"]
+    secret: str | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_not_empty(cls, secret: str | None) -> str | None:
+        # an empty key would sign every body with a signature anyone can make
+        if secret is not None and not secret.strip():
+            raise ValueError("empty: give a value (\"${VARIABLE}\"), or remove the key to send "
+                             "unsigned")
+        return secret
 
 
 class WebhookSink:
@@ -69,3 +89,12 @@ class WebhookSink:
 
     def close(self) -> None:
         self._poster.close()
+
+
+def _build(name: str, settings: WebhookSinkConfig, url: Secret,
+           env: Mapping[str, str]) -> WebhookSink:
+    secret = None if settings.secret is None else expand(name, "secret", settings.secret, env)
+    return WebhookSink(url, secret, settings.timeout_seconds, settings.verify_tls)
+
+
+register_sink(WebhookSinkConfig, _build)
