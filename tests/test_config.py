@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import annotated_types
 import pytest
@@ -12,10 +14,12 @@ from pydantic.fields import FieldInfo
 
 from threadwatch.alerts.settings import AlertsConfig, DeliveryConfig
 from threadwatch.alerts.sinks.alertmanager import AlertmanagerSinkConfig
+from threadwatch.alerts.sinks.registry import SinkSettings, type_name
 from threadwatch.alerts.sinks.slack import SlackSinkConfig
 from threadwatch.alerts.sinks.webhook import WebhookSinkConfig
 from threadwatch.config import default_config_text, load_config
 from threadwatch.errors import ConfigError
+from threadwatch.guard import GuardPolicy
 from threadwatch.health.settings import InferenceConfig, RunsConfig
 from threadwatch.parse.settings import ParseConfig
 from threadwatch.sources.settings import TailConfig
@@ -260,3 +264,87 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path: Path) -> None:
         f"invalid config {path}: {key}: {problem}" for key, problem in error.problems
     ]
     assert str(error) == "\n".join(error.lines)
+
+
+# -- each default is stated once, in the bundled file (issue 11, item 6) -------------------------
+
+BUNDLED: dict[str, Any] = tomllib.loads(default_config_text())
+NO_DEFAULT_IN_FILE = {("alerts", "sinks")}  # none configured; the file shows commented examples
+
+
+def _bundled_table(table: str) -> dict[str, Any]:
+    data = BUNDLED
+    for part in table.split("."):
+        data = data[part]
+    return data
+
+
+DEFAULTS = [
+    (table, model, name)
+    for table, model, _ in TABLES
+    if not table.startswith("alerts.sinks.")
+    for name, field in model.model_fields.items()
+    if not isinstance(field.get_default(call_default_factory=True), BaseModel)  # a table
+]
+
+
+@pytest.mark.parametrize(("table", "model", "name"), DEFAULTS,
+                         ids=[f"{t}.{n}" for t, _, n in DEFAULTS])
+def test_a_code_default_is_the_bundled_files(table: str, model: type[BaseModel],
+                                             name: str) -> None:
+    field = model.model_fields[name]
+    written = _bundled_table(table)
+    if (table, name) in NO_DEFAULT_IN_FILE:
+        assert name not in written and not field.get_default(call_default_factory=True)
+        return
+    assert name in written, f"{table}.{name}: the bundled config does not state its default"
+    from_file = getattr(model.model_validate({name: written[name]}), name)
+    assert field.get_default(call_default_factory=True) == from_file
+
+
+def _sink_examples() -> dict[str, dict[str, Any]]:
+    """The commented-out sink tables of the bundled config, read as TOML."""
+    blocks = re.findall(r"^# (\[alerts\.sinks\.\w+\]\n(?:# \S.*\n|#  .*\n)+)",
+                        default_config_text(), re.MULTILINE)
+    text = "\n".join(re.sub(r"^# ?", "", block, flags=re.MULTILINE) for block in blocks)
+    sinks: dict[str, dict[str, Any]] = tomllib.loads(text)["alerts"]["sinks"]
+    return sinks
+
+
+@pytest.mark.parametrize("model", [SlackSinkConfig, WebhookSinkConfig, AlertmanagerSinkConfig])
+def test_the_sink_examples_of_the_bundled_file_state_the_code_defaults(
+        model: type[SinkSettings]) -> None:
+    [example] = [e for e in _sink_examples().values() if e["type"] == type_name(model)]
+    parsed = model.model_validate({**example, "url": "x"})
+    stated = [name for name in example if name not in ("type", "url")]
+    assert stated, "the example states no default"
+    for name in stated:
+        default = model.model_fields[name].get_default()
+        if default is not None:  # else an optional key (the webhook's secret): a sample value
+            assert default == getattr(parsed, name), name
+
+
+def test_the_guard_decides_by_the_bundled_process_min_batch() -> None:
+    """The guard is a library of its own (it reads no config): its default is checked here."""
+    assert GuardPolicy().process_min_batch == BUNDLED["inference"]["process_min_batch"]
+
+
+README = REPO / "README.md"
+BUNDLED_TABLES = {table for table, _, _ in TABLES if not table.startswith("alerts.sinks.")}
+
+
+def test_the_readmes_table_of_ranges_gives_the_bundled_defaults() -> None:
+    text = README.read_text("utf-8")
+    table = text[text.index("| key | default | range |"):]
+    table = table[:table.index("\n\n")]
+    rows = re.findall(r"^\| ((?:`[a-z_.]+`(?:, )?)+) \| ([^|]*) \|", table, re.MULTILINE)
+    checked = set()
+    for keys, defaults in rows:
+        names = re.findall(r"`([a-z_.]+)`", keys)
+        values = [value.strip() for value in defaults.split(",")]
+        for name, value in zip(names, values, strict=True):
+            table, key = name.rsplit(".", 1)
+            assert float(value) == _bundled_table(table)[key], name
+            checked.add(name)
+    numbers = {f"{table}.{name}" for table, _, name, _ in NUMBERS if table in BUNDLED_TABLES}
+    assert numbers <= checked, f"not in the README's table: {sorted(numbers - checked)}"
