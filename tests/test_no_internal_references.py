@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = ["src", "config", "docs", "examples", "benchmarks", "README.md"]
+SHIPPED = ["src", "config", "docs", "examples", "benchmarks", "README.md", "CONTRIBUTING.md"]
 
 
 def test_no_shipped_file_cites_the_internal_brief() -> None:
