@@ -21,7 +21,7 @@ from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.sinks import SinkSettings, build_sinks, register_sink, registry, sink_types
 from threadwatch.alerts.sinks.webhook import WebhookSink
 from threadwatch.alerts.testing import FakeClock
-from threadwatch.config import Config, load_config
+from threadwatch.config import Config, load_config, show_config
 from threadwatch.errors import ConfigError
 from threadwatch.health.window import WindowedHealth
 from threadwatch.parse.grammar import Grammar
@@ -197,3 +197,11 @@ def test_sink_modules_load_only_for_a_config_with_sinks(
                             check=True)
     expected = ["httpx", "threadwatch.alerts.sinks.webhook"] if loaded else []
     assert result.stdout.strip() == str(expected)
+
+
+def test_config_show_writes_a_registered_types_own_keys(toy: None, tmp_path: Path) -> None:
+    config = _config(tmp_path, TOY)
+    shown = show_config(config)
+    assert 'greeting = "hi "' in shown and "shouts = 2" in shown
+    (tmp_path / "shown.toml").write_text(shown)
+    assert load_config(tmp_path / "shown.toml") == config

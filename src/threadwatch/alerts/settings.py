@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainValidator, model_validator
+from pydantic import Field, PlainValidator, SerializeAsAny, model_validator
 
 from threadwatch.alerts.sinks.registry import SinkSettings, validate_sink
 from threadwatch.events import Kind
 from threadwatch.settings import DAY, HOUR, WEEK, Settings
 
-# An [alerts.sinks.NAME] table: the settings of the sink type its ``type`` names.
-SinkConfig = Annotated[SinkSettings, PlainValidator(validate_sink)]
+# An [alerts.sinks.NAME] table: the settings of the sink type its ``type`` names (dumped with
+# all of that type's keys, not only the ones every sink has).
+SinkConfig = Annotated[SerializeAsAny[SinkSettings], PlainValidator(validate_sink)]
 
 
 class EventRuleConfig(Settings):
