@@ -157,6 +157,17 @@ def tail(
         bool, typer.Option("--from-end", help="Start files not seen before at their end.")
     ] = False,
     config: ConfigOption = None,
+    *,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", metavar="HOST:PORT",
+                     help="Serve Prometheus metrics at http://HOST:PORT/metrics."),
+    ] = None,
+    metrics_max_scopes: Annotated[
+        int,
+        typer.Option("--metrics-max-scopes", min=0,
+                     help="Sources with a scope label of their own; more go to 'other'."),
+    ] = 100,
 ) -> None:
     """Follow logs live: a health view on a terminal, JSON lines otherwise.
 
@@ -169,7 +180,9 @@ def tail(
     log_to_stderr()  # every threadwatch.* logger, one safe line per message
     try:
         tail_logs(paths, settings, output=output.value if output else None,
-                  options=TailOptions(state_path=state, from_end=from_end))
+                  options=TailOptions(state_path=state, from_end=from_end,
+                                      metrics_listen=metrics_listen,
+                                      metrics_max_scopes=metrics_max_scopes))
     except ThreadwatchError as exc:
         _fail(str(exc))
     except BrokenPipeError:

@@ -254,6 +254,17 @@ class Outbox:
         counts.update({str(state): int(n) for state, n in rows})
         return counts
 
+    def waiting_by_sink(self) -> dict[str, dict[str, int]]:
+        """Per sink, how many deliveries are pending and failed (sinks with none left out)."""
+        with self._using("read"):
+            rows = self._db.execute(
+                "SELECT sink, state, COUNT(*) FROM alert_deliveries WHERE state IN (?, ?)"
+                " GROUP BY sink, state", (PENDING, FAILED)).fetchall()
+        found: dict[str, dict[str, int]] = {}
+        for sink, state, n in rows:
+            found.setdefault(str(sink), dict.fromkeys((PENDING, FAILED), 0))[str(state)] = int(n)
+        return found
+
     def notifications(self, limit: int = 20) -> list[Notification]:
         """The newest notifications first."""
         with self._using("read"):

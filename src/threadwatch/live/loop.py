@@ -28,7 +28,13 @@ from threadwatch.errors import StateError
 from threadwatch.events import Event, Kind
 from threadwatch.health.consumer import Consumer
 from threadwatch.health.metrics import LIVE_KINDS
-from threadwatch.health.window import WindowedHealth
+from threadwatch.health.window import ScopeHealth, WindowedHealth
+from threadwatch.live.metrics import (
+    DEFAULT_MAX_SCOPES,
+    MetricsCollector,
+    MetricsExporter,
+    MetricsServer,
+)
 from threadwatch.live.view import JsonLinesWriter, LiveView
 from threadwatch.logs import TAIL_LOGGER, get_logger
 from threadwatch.parse.grammar import Grammar
@@ -52,11 +58,15 @@ class TailOptions:
         state_path: the SQLite state file (default: ``default_state_path()``).
         from_end: files not seen before start at their end instead of their start.
         use_inotify: False forces polling.
+        metrics_listen: ``HOST:PORT`` to serve ``/metrics`` on (``live.metrics``), or None.
+        metrics_max_scopes: sources with a ``scope`` label of their own in the metrics.
     """
 
     state_path: Path | None = None
     from_end: bool = False
     use_inotify: bool = True
+    metrics_listen: str | None = None
+    metrics_max_scopes: int = DEFAULT_MAX_SCOPES
 
 
 class Tail:
@@ -129,6 +139,18 @@ class Tail:
                            " settings?); it starts empty", source)
         # windows of files not followed any more are dropped after the first discovery
         self._restored: set[str] | None = set(self.health.sources())
+
+    def snapshot(self, now: float) -> list[ScopeHealth]:
+        """Every source's health, then the total's (call in the loop's thread)."""
+        return self.health.snapshot(now)
+
+    def lag_bytes(self) -> dict[str, int]:
+        """Per source, bytes written and not read yet (as of the last read)."""
+        return self.source.lag_bytes()
+
+    def followed(self) -> int:
+        """How many files (and standard input) are followed now."""
+        return self.source.followed
 
     def stop(self) -> None:
         """Ask the loop to stop (safe from a signal handler or another thread)."""
@@ -297,5 +319,23 @@ def tail_logs(
                         sinks=alerting[0].sink_states if alerting else None)
     else:
         view = JsonLinesWriter(sys.stdout)
-    with stop_on_signals(tail):
-        tail.run([view, *alerting, *consumers])
+    extra: list[Consumer] = []
+    server: MetricsServer | None = None
+    if options.metrics_listen is not None:
+        dispatcher = next((c for c in alerting if isinstance(c, AlertDispatcher)), None)
+        exporter = MetricsExporter(tail, config, max_scopes=options.metrics_max_scopes,
+                                   dispatcher=dispatcher)
+        try:
+            server = MetricsServer(options.metrics_listen, MetricsCollector(exporter))
+        except BaseException:
+            for consumer in alerting:
+                consumer.close()
+            tail.close()
+            raise
+        extra.append(exporter)
+    try:
+        with stop_on_signals(tail):
+            tail.run([view, *alerting, *extra, *consumers])
+    finally:
+        if server is not None:
+            server.close()

@@ -199,6 +199,14 @@ class FollowedFiles:
         being written, a file too short to compare yet)."""
         return {follower.name for follower in self._followers.values()} | self._deferred
 
+    def lag_bytes(self) -> dict[str, int]:
+        """Per source name, the bytes its files hold beyond what was read (as of the last
+        read of each)."""
+        lag: dict[str, int] = {}
+        for follower in self._followers.values():
+            lag[follower.name] = lag.get(follower.name, 0) + follower.lag_bytes
+        return lag
+
     def take_released(self) -> list[str]:
         """Source names no longer followed by any file since the last call."""
         released, self._released = self._released, []

@@ -57,6 +57,7 @@ class Follower:
         self.last_data_at = now
         self.orphaned_at: float | None = None
         self.behind = False
+        self.size_seen = checkpoint.offset  # the file's size at the last read
         self.retired: list[Checkpoint] = []
         self._fd: int | None = fd
         self._grammar = grammar
@@ -98,7 +99,7 @@ class Follower:
         if fd is None:
             return []
         status = os.fstat(fd)
-        size = status.st_size
+        size = self.size_seen = status.st_size
         events: list[Event] = []
         # a rewrite may leave the size unchanged (tee rounds of equal length): mtime tells
         if (size != self._position or status.st_mtime_ns != self._mtime) and self._replaced(
@@ -123,6 +124,11 @@ class Follower:
             if not self.checkpoint.fingerprint.complete:
                 self._grow_fingerprint(fd)
         return events
+
+    @property
+    def lag_bytes(self) -> int:
+        """Bytes not read yet, as of the last read."""
+        return max(0, self.size_seen - self._position)
 
     def flush(self) -> list[Event]:
         """End an open traceback block (no line came for a while)."""

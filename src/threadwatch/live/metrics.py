@@ -1,0 +1,323 @@
+"""``tail --metrics-listen``: the tail's state for Prometheus, served at ``/metrics``.
+
+The exporter is a consumer of the tail: in the tail's thread, at every tick (about once a
+second), it builds an immutable ``MetricsSnapshot``; the HTTP server's threads only read the
+latest one (swapping a reference is atomic), so a scrape never touches the tail's state and
+never waits for it.
+
+Families (README, "Prometheus"):
+
+* ``threadwatch_events_total{scope,count}`` — counter: each count key since this tail started.
+  Counted apart from the window (a tally per source that never forgets), so it only goes up: a
+  batch's executor counts (``process_pool_used``, ``thread_pool_used``) when the batch ends,
+  ``stalled`` each time a source stalls. A restart of ``tail`` starts again at 0 (a counter
+  reset, which ``rate()`` and ``increase()`` handle).
+* ``threadwatch_window_events{scope,count}`` — gauge: the counts over ``[tail]
+  window_seconds``, what the rules judge (and what ``threadwatch rules`` compares).
+* ``threadwatch_level{scope}`` 0 green, 1 yellow, 2 red, 3 unknown; ``threadwatch_ratio{scope,
+  rate}`` each windowed rate, 0 to 1, absent while it has nothing to divide by.
+* ``threadwatch_last_line_timestamp_seconds{scope}``, ``threadwatch_read_lag_bytes{scope}``,
+  ``threadwatch_files_followed``, ``threadwatch_stalled_sources``.
+* ``threadwatch_outbox_deliveries{sink,state}`` (``pending``, ``failed``),
+  ``threadwatch_last_delivery_timestamp_seconds{sink}``, ``threadwatch_build_info{version}``.
+
+``scope`` is ``total``, a source's path as followed, or ``other``: the first ``max_scopes``
+sources seen keep their path as label for as long as the tail runs; later ones are folded into
+``other`` (counts summed, and the folded sources judged as one scope, as ``total`` is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import start_wsgi_server
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from threadwatch import __version__
+from threadwatch.alerts.dispatcher import AlertDispatcher
+from threadwatch.errors import ThreadwatchError
+from threadwatch.events import Event, Kind
+from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
+from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
+from threadwatch.health.settings import HealthConfig
+from threadwatch.health.window import LevelChange, ScopeHealth
+
+OTHER = "other"
+DEFAULT_MAX_SCOPES = 100
+
+
+class TailState(Protocol):
+    """What the exporter reads of a running tail (``live.loop.Tail``)."""
+
+    def snapshot(self, now: float) -> list[ScopeHealth]: ...
+
+    def lag_bytes(self) -> dict[str, int]: ...
+
+    def followed(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ScopeMetrics:
+    """One ``scope`` label's values at a snapshot."""
+
+    report: ScopeReport | None  # None: no window (a source gone; only its counter remains)
+    events: dict[str, int]
+    last_line_at: float | None = None
+    lag_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class SinkMetrics:
+    sink: str
+    pending: int
+    failed: int
+    last_delivered_at: float | None
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """Everything ``/metrics`` shows, taken at one moment in the tail's thread."""
+
+    scopes: dict[str, ScopeMetrics] = field(default_factory=dict)
+    files_followed: int = 0
+    stalled_sources: int = 0
+    sinks: tuple[SinkMetrics, ...] = ()
+
+
+class ScopeLabels:
+    """Source path → ``scope`` label: the first ``max_scopes`` sources keep their path (for
+    the life of the process), the others become ``other``."""
+
+    def __init__(self, max_scopes: int) -> None:
+        self._max = max_scopes
+        self._own: set[str] = set()
+
+    def __call__(self, source: str) -> str:
+        if source in self._own:
+            return source
+        if len(self._own) < self._max and source not in (TOTAL, OTHER):
+            self._own.add(source)
+            return source
+        return OTHER
+
+
+class MetricsExporter:
+    """A ``Consumer`` that keeps ``snapshot`` up to date for ``MetricsCollector``.
+
+    Args:
+        tail: the running tail's state (read in the tail's thread only).
+        config: the rules (to judge ``other``) and the tally's settings.
+        max_scopes: sources with a ``scope`` label of their own; more fold into ``other``.
+        dispatcher: the alert consumer, for the outbox and sink families (None: no sinks).
+    """
+
+    def __init__(self, tail: TailState, config: HealthConfig, *,
+                 max_scopes: int = DEFAULT_MAX_SCOPES,
+                 dispatcher: AlertDispatcher | None = None) -> None:
+        self._tail = tail
+        self._config = config
+        self._labels = ScopeLabels(max_scopes)
+        self._dispatcher = dispatcher
+        self._tallies: dict[str, Tally] = {}
+        # counts of sources no longer followed, and stalls: per label, never decreasing
+        self._kept: dict[str, dict[str, int]] = {}
+        self.snapshot = MetricsSnapshot()
+
+    @property
+    def kinds(self) -> Collection[Kind]:
+        return ()
+
+    def on_events(self, events: Sequence[Event], at: float) -> None:
+        source: str | None = None
+        tally: Tally | None = None
+        for event in events:
+            if event.kind is Kind.STALLED:
+                self._kept_of(self._labels(event.source))["stalled"] += 1
+                continue
+            if event.source != source:
+                source = event.source
+                tally = self._tallies.get(source)
+                if tally is None:
+                    tally = self._tallies[source] = Tally(
+                        self._config.inference.process_min_batch)
+            assert tally is not None
+            tally.add(event)
+
+    def on_changes(self, changes: Sequence[LevelChange], health: Sequence[ScopeHealth]) -> None:
+        pass
+
+    def tick(self, now: float) -> None:
+        self.snapshot = self.take(now)
+
+    def close(self) -> None:
+        pass
+
+    def _kept_of(self, label: str) -> dict[str, int]:
+        kept = self._kept.get(label)
+        if kept is None:
+            kept = self._kept[label] = dict.fromkeys(COUNT_KEYS, 0)
+        return kept
+
+    def take(self, now: float) -> MetricsSnapshot:
+        """The snapshot at ``now`` (call in the tail's thread)."""
+        healths = self._tail.snapshot(now)
+        windowed = {health.scope: health for health in healths if health.scope != TOTAL}
+        for source in [s for s in self._tallies if s not in windowed]:
+            add_counts(self._kept_of(self._labels(source)), self._tallies.pop(source).counts)
+        lags = self._tail.lag_bytes()
+        events: dict[str, dict[str, int]] = {TOTAL: dict.fromkeys(COUNT_KEYS, 0)}
+        for label, kept in self._kept.items():
+            add_counts(events.setdefault(label, dict.fromkeys(COUNT_KEYS, 0)), kept)
+        for source, tally in self._tallies.items():
+            add_counts(events.setdefault(self._labels(source), dict.fromkeys(COUNT_KEYS, 0)),
+                       tally.counts)
+        for label, counts in list(events.items()):
+            if label != TOTAL:
+                add_counts(events[TOTAL], counts)
+        scopes: dict[str, ScopeMetrics] = {}
+        folded: list[ScopeHealth] = []
+        for health in healths:
+            label = TOTAL if health.scope == TOTAL else self._labels(health.scope)
+            if label == OTHER:
+                folded.append(health)
+                continue
+            lag = sum(lags.values()) if label == TOTAL else lags.get(health.scope, 0)
+            scopes[label] = ScopeMetrics(health, events.get(label, {}),
+                                         health.last_event_at, lag)
+        if folded:
+            counts = dict.fromkeys(COUNT_KEYS, 0)
+            for health in folded:
+                add_counts(counts, health.counts)
+            last = max((h.last_event_at for h in folded if h.last_event_at is not None),
+                       default=None)
+            scopes[OTHER] = ScopeMetrics(
+                judge_scope(OTHER, counts, self._config.rules), events.get(OTHER, {}), last,
+                sum(lags.get(health.scope, 0) for health in folded))
+        for label, counts in events.items():
+            if label not in scopes:
+                scopes[label] = ScopeMetrics(None, counts)
+        return MetricsSnapshot(
+            scopes=scopes,
+            files_followed=self._tail.followed(),
+            stalled_sources=sum(1 for h in windowed.values() if h.counts.get("stalled")),
+            sinks=self._sinks(),
+        )
+
+    def _sinks(self) -> tuple[SinkMetrics, ...]:
+        if self._dispatcher is None:
+            return ()
+        waiting = self._dispatcher.waiting_deliveries()
+        return tuple(
+            SinkMetrics(state.sink, waiting.get(state.sink, {}).get("pending", 0),
+                        waiting.get(state.sink, {}).get("failed", 0), state.last_delivered_at)
+            for state in self._dispatcher.sink_states()
+        )
+
+
+class MetricsCollector(Collector):
+    """The Prometheus families of the exporter's latest snapshot."""
+
+    def __init__(self, exporter: MetricsExporter) -> None:
+        self._exporter = exporter
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self._exporter.snapshot  # one read: the families agree with each other
+        events = CounterMetricFamily(
+            "threadwatch_events", "Events counted since this tail started, by count key.",
+            labels=["scope", "count"])
+        window = GaugeMetricFamily(
+            "threadwatch_window_events", "Counts over the health window, by count key.",
+            labels=["scope", "count"])
+        level = GaugeMetricFamily(
+            "threadwatch_level", "Health: 0 green, 1 yellow, 2 red, 3 unknown.",
+            labels=["scope"])
+        ratio = GaugeMetricFamily(
+            "threadwatch_ratio", "A rate over the health window (0 to 1), by rate name.",
+            labels=["scope", "rate"])
+        last_line = GaugeMetricFamily(
+            "threadwatch_last_line_timestamp_seconds",
+            "When the scope's last recognised line was read (unix time).", labels=["scope"])
+        lag = GaugeMetricFamily(
+            "threadwatch_read_lag_bytes", "Bytes written to the scope's files not read yet.",
+            labels=["scope"])
+        for label, scope in snapshot.scopes.items():
+            for key, value in scope.events.items():
+                events.add_metric([label, key], value)
+            if scope.report is None:
+                continue
+            judged = scope.report.as_dict()
+            level.add_metric([label], int(scope.report.verdict.level))
+            for key, value in judged["counts"].items():
+                window.add_metric([label, key], value)
+            for key, rate in judged["rates"].items():
+                if rate is not None:
+                    ratio.add_metric([label, key], rate)
+            if scope.last_line_at is not None:
+                last_line.add_metric([label], scope.last_line_at)
+            lag.add_metric([label], scope.lag_bytes)
+        yield from (events, window, level, ratio, last_line, lag)
+        yield GaugeMetricFamily("threadwatch_files_followed", "Files followed now.",
+                                value=snapshot.files_followed)
+        yield GaugeMetricFamily("threadwatch_stalled_sources",
+                                "Sources whose run printed nothing for stall_seconds.",
+                                value=snapshot.stalled_sources)
+        outbox = GaugeMetricFamily(
+            "threadwatch_outbox_deliveries", "Alert deliveries in the outbox, by sink and state.",
+            labels=["sink", "state"])
+        delivered = GaugeMetricFamily(
+            "threadwatch_last_delivery_timestamp_seconds",
+            "When the sink last accepted a notification (unix time).", labels=["sink"])
+        for sink in snapshot.sinks:
+            outbox.add_metric([sink.sink, "pending"], sink.pending)
+            outbox.add_metric([sink.sink, "failed"], sink.failed)
+            if sink.last_delivered_at is not None:
+                delivered.add_metric([sink.sink], sink.last_delivered_at)
+        yield outbox
+        yield delivered
+        info = GaugeMetricFamily("threadwatch_build_info", "The threadwatch version.",
+                                 labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+
+
+def parse_listen(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9464`` for IPv6) → host and port.
+
+    Raises:
+        ValueError: not HOST:PORT with a port from 0 to 65535.
+    """
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--metrics-listen {address!r}: give HOST:PORT, e.g. 127.0.0.1:9464")
+    return host.removeprefix("[").removesuffix("]") or "0.0.0.0", int(port)
+
+
+class MetricsServer:
+    """Serves ``/metrics`` from ``collector`` on a daemon thread until ``close``.
+
+    Raises:
+        ThreadwatchError: the address cannot be listened on.
+    """
+
+    def __init__(self, address: str, collector: Collector) -> None:
+        try:
+            host, port = parse_listen(address)
+        except ValueError as exc:
+            raise ThreadwatchError(str(exc)) from exc
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(collector)
+        try:
+            self._server, self._thread = start_wsgi_server(port, host, registry)
+        except OSError as exc:
+            raise ThreadwatchError(
+                f"--metrics-listen {address}: cannot listen: {exc.strerror or exc}") from exc
+        self.port = int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
