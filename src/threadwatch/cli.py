@@ -192,6 +192,29 @@ def tail(
         raise typer.Exit(0) from None
 
 
+class RulesFormat(StrEnum):
+    prometheus = "prometheus"
+
+
+@app.command()
+def rules(
+    output: Annotated[
+        RulesFormat,
+        typer.Option("--format", "-f", help="prometheus (an alerting-rules file over the"
+                     " metrics of tail --metrics-listen)."),
+    ] = RulesFormat.prometheus,
+    config: ConfigOption = None,
+) -> None:
+    """Print the configured [[rules]] as alerting rules for another engine.
+
+    Exit code: 0, or 3 on a bad config.
+    """
+    from threadwatch.live.alert_rules import rules_yaml  # noqa: PLC0415 - lazy
+
+    settings = _config(config)
+    sys.stdout.write(rules_yaml(settings.rules, settings.alerts.hold_seconds))
+
+
 @app.command("alert-test")
 def alert_test(
     sink: Annotated[
