@@ -209,7 +209,7 @@ def rules(
 
     Exit code: 0, or 3 on a bad config.
     """
-    from threadwatch.live.alert_rules import rules_yaml  # noqa: PLC0415 - lazy
+    from threadwatch.live.prometheus_rules import rules_yaml  # noqa: PLC0415 - lazy
 
     settings = _config(config)
     sys.stdout.write(rules_yaml(settings.rules, settings.alerts.hold_seconds))
