@@ -1,7 +1,7 @@
 """``tail --metrics-listen``: the tail's state for Prometheus, served at ``/metrics``.
 
-The exporter is a consumer of the tail: in the tail's thread, at every tick (about once a
-second), it builds an immutable ``MetricsSnapshot``; the HTTP server's threads only read the
+The exporter is a consumer of the tail: in the tail's thread, at a tick once a second, it
+builds an immutable ``MetricsSnapshot``; the HTTP server's threads only read the
 latest one (swapping a reference is atomic), so a scrape never touches the tail's state and
 never waits for it.
 
@@ -47,6 +47,7 @@ from threadwatch.health.window import LevelChange, ScopeHealth
 
 OTHER = "other"
 DEFAULT_MAX_SCOPES = 100
+SNAPSHOT_SECONDS = 1.0  # scrapes come every 15 s or so: fresher would only cost the tail
 
 
 class TailState(Protocol):
@@ -125,6 +126,7 @@ class MetricsExporter:
         # counts of sources no longer followed, and stalls: per label, never decreasing
         self._kept: dict[str, dict[str, int]] = {}
         self.snapshot = MetricsSnapshot()
+        self._next_snapshot = float("-inf")
 
     @property
     def kinds(self) -> Collection[Kind]:
@@ -150,7 +152,9 @@ class MetricsExporter:
         pass
 
     def tick(self, now: float) -> None:
-        self.snapshot = self.take(now)
+        if now >= self._next_snapshot:
+            self._next_snapshot = now + SNAPSHOT_SECONDS
+            self.snapshot = self.take(now)
 
     def close(self) -> None:
         pass

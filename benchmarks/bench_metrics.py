@@ -1,0 +1,148 @@
+"""Measure ``tail --metrics-listen``: scrape time, and what exporting costs the tail.
+
+Usage: python benchmarks/bench_metrics.py [--files 1000] [--writers 20] [--lines 20000]
+
+(a) a ``threadwatch tail --metrics-listen`` process follows ``--files`` files (default
+    ``--metrics-max-scopes``); ``/metrics`` is fetched 30 times: median and max (target:
+    under 50 ms);
+(b) the sustained events/s of an in-process ``Tail`` while ``--writers`` processes append
+    ``--lines`` lines each, with and without the metrics consumer and its HTTP server (scraped
+    every second), alternated, in the same run (target: under 5 % slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_tail import Counter, _writer  # noqa: E402 - the sibling script, not a package
+
+from threadwatch.config import load_config  # noqa: E402
+from threadwatch.live.loop import Tail, TailOptions  # noqa: E402
+from threadwatch.live.metrics import MetricsCollector, MetricsExporter, MetricsServer  # noqa: E402
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape_time(work: Path, files: int) -> tuple[float, float, int]:
+    folder = work / "many"
+    folder.mkdir()
+    batch = ("run_batt.py:475: -- {t} - 1 --\n<dynamic-code>:512: demo[0] - {t} - 1\n"
+             "run_batt.py:902: -- {t} - 1 done - 1 candidates scored\n")
+    for index in range(files):
+        (folder / f"f{index:04d}.log").write_text(batch.format(t=f"{index:08x}"))
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "threadwatch", "tail", str(folder), "--format", "jsonl",
+         "--state", str(work / "scrape.db"), "--metrics-listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                text = httpx.get(url, timeout=10).text
+                if (f"threadwatch_files_followed {files}.0" in text and
+                        f'threadwatch_events_total{{count="batches",scope="total"}} {files}.0'
+                        in text):
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            text = httpx.get(url, timeout=10).text
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times), max(times), text.count("\n")
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def sustained(work: Path, writers: int, lines: int, *, exporting: bool) -> float:
+    folder = Path(tempfile.mkdtemp(dir=work))
+    paths = [folder / f"tmp_batt_{index:010d}_run.log" for index in range(writers)]
+    for path in paths:
+        path.touch()
+    config = load_config()
+    tail = Tail([str(folder)], config, TailOptions(state_path=folder / "state.db"))
+    counter = Counter()
+    consumers: list[object] = [counter]
+    server = None
+    scraping = threading.Event()
+    if exporting:
+        exporter = MetricsExporter(tail, config)
+        server = MetricsServer("127.0.0.1:0", MetricsCollector(exporter))
+        consumers.append(exporter)
+
+        def scrape() -> None:
+            while not scraping.wait(1.0):
+                httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10)
+
+        threading.Thread(target=scrape, daemon=True).start()
+    thread = threading.Thread(target=tail.run, args=(consumers,))
+    thread.start()
+    time.sleep(0.5)
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_writer, args=(str(p), lines)) for p in paths]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    expected = writers * lines
+    deadline = time.monotonic() + 300
+    while counter.count < expected and time.monotonic() < deadline:
+        time.sleep(0.002)
+    elapsed = time.perf_counter() - started
+    scraping.set()
+    tail.stop()
+    thread.join()
+    if server is not None:
+        server.close()
+    return counter.count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--writers", type=int, default=20)
+    parser.add_argument("--lines", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        median, worst, lines = scrape_time(work, args.files)
+        print(f"(a) /metrics with {args.files} files ({lines} lines): median {median:.1f} ms,"
+              f" max {worst:.1f} ms")
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(args.rounds):
+            for exporting in (False, True):
+                rates[exporting].append(sustained(work, args.writers, args.lines,
+                                                  exporting=exporting))
+        plain, exported = statistics.median(rates[False]), statistics.median(rates[True])
+        print(f"(b) events/s without metrics {plain:,.0f}, with {exported:,.0f}"
+              f" ({(plain - exported) / plain * 100:+.1f} % slower)")
+
+
+if __name__ == "__main__":
+    main()
