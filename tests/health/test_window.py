@@ -72,3 +72,14 @@ def test_executor_counts_in_the_bucket_of_its_batch() -> None:
     assert total.counts["process_pool_used"] == 1
     (_, total) = health.snapshot(1062)  # the batch's bucket has left the window
     assert (total.counts["batches"], total.counts["process_pool_used"]) == (0, 0)
+
+
+def test_recent_snapshot_reuses_what_evaluate_judged_while_it_is_fresh() -> None:
+    health = WindowedHealth(load_config(), window_seconds=60)
+    health.add_all(batch("a.log", "00000001", overloaded=True), at=10)
+    health.evaluate(11)
+    health.add_all(batch("a.log", "00000002", overloaded=True), at=11.5)
+    fresh_enough = health.recent_snapshot(11.5, max_age=1.0)
+    assert fresh_enough[-1].counts["batches"] == 1  # as judged at 11
+    assert health.recent_snapshot(12.5, max_age=1.0)[-1].counts["batches"] == 2  # too old
+    assert health.recent_snapshot(10.5, max_age=1.0)[-1].counts["batches"] == 2  # before it

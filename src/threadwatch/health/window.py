@@ -151,6 +151,7 @@ class WindowedHealth:
         self._levels: dict[str, Level] = {}
         self._stalled: set[str] = set()
         self._unsaved: set[str] = set()  # sources whose state changed since it was saved
+        self._judged: tuple[float, list[ScopeHealth]] | None = None  # evaluate's, and when
 
     def add(self, event: Event, at: float) -> None:
         """Count an event observed at time ``at``."""
@@ -272,10 +273,19 @@ class WindowedHealth:
         healths.append(self._health(TOTAL, total, last_at, last_event))
         return healths
 
+    def recent_snapshot(self, now: float, max_age: float) -> list[ScopeHealth]:
+        """``snapshot(now)``, or the one the last ``evaluate`` took if it is at most
+        ``max_age`` seconds old (judging a thousand sources takes tens of milliseconds)."""
+        if self._judged is not None and 0 <= now - self._judged[0] <= max_age:
+            return self._judged[1]
+        return self.snapshot(now)
+
     def evaluate(self, now: float) -> list[LevelChange]:
         """Judge every scope at ``now``; return the scopes whose level changed."""
         changes = []
-        for health in self.snapshot(now):
+        healths = self.snapshot(now)
+        self._judged = (now, healths)
+        for health in healths:
             previous = self._levels.get(health.scope, Level.UNKNOWN)
             current = health.verdict.level
             if current is not previous:

@@ -141,8 +141,9 @@ class Tail:
         self._restored: set[str] | None = set(self.health.sources())
 
     def snapshot(self, now: float) -> list[ScopeHealth]:
-        """Every source's health, then the total's (call in the loop's thread)."""
-        return self.health.snapshot(now)
+        """Every source's health, then the total's, as judged at most ``refresh_seconds`` ago
+        (call in the loop's thread)."""
+        return self.health.recent_snapshot(now, self._config.tail.refresh_seconds)
 
     def lag_bytes(self) -> dict[str, int]:
         """Per source, bytes written and not read yet (as of the last read)."""
