@@ -105,12 +105,6 @@ class AlertDispatcher:
         """How delivery to each sink is going (ok, or failing since when and why)."""
         return self.sender.states()
 
-    def waiting_deliveries(self) -> dict[str, dict[str, int]]:
-        """Per sink, deliveries pending and failed in the outbox (``Outbox.waiting_by_sink``),
-        every configured sink included."""
-        waiting = self._outbox.waiting_by_sink()
-        return {name: waiting.get(name, {"pending": 0, "failed": 0}) for name in self._sinks}
-
     # -- the Consumer protocol --------------------------------------------------------------
 
     @property

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from threadwatch.alerts.dispatcher import AlertDispatcher, build_alert_consumer
+from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.rules import watched_kinds
 from threadwatch.config import Config
 from threadwatch.errors import StateError
@@ -48,6 +49,7 @@ logger = get_logger(TAIL_LOGGER)
 
 _MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
 _TICK_SECONDS = 1.0
+_METRICS_BUSY_SECONDS = 0.5  # a scrape waits this long at most for a locked state file
 
 
 @dataclass(frozen=True)
@@ -324,11 +326,15 @@ def tail_logs(
     server: MetricsServer | None = None
     if options.metrics_listen is not None:
         dispatcher = next((c for c in alerting if isinstance(c, AlertDispatcher)), None)
-        exporter = MetricsExporter(tail, config, max_scopes=options.metrics_max_scopes,
-                                   dispatcher=dispatcher)
         try:
+            outbox = None if dispatcher is None else Outbox(
+                state_path, busy_timeout_seconds=_METRICS_BUSY_SECONDS, read_only=True)
+            exporter = MetricsExporter(tail, config, max_scopes=options.metrics_max_scopes,
+                                       dispatcher=dispatcher, outbox=outbox)
             server = MetricsServer(options.metrics_listen, MetricsCollector(exporter))
         except BaseException:
+            if outbox is not None:
+                outbox.close()
             for consumer in alerting:
                 consumer.close()
             tail.close()

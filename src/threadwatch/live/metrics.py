@@ -1,9 +1,11 @@
 """``tail --metrics-listen``: the tail's state for Prometheus, served at ``/metrics``.
 
 The exporter is a consumer of the tail: in the tail's thread, at a tick once a second, it
-builds an immutable ``MetricsSnapshot``; the HTTP server's threads only read the
-latest one (swapping a reference is atomic), so a scrape never touches the tail's state and
-never waits for it.
+builds an immutable ``MetricsSnapshot``; the HTTP server's threads only read the latest one
+(swapping a reference is atomic), so a scrape never touches the tail's state and never waits
+for it. The outbox counts are the exception: a scrape reads them from the state file through
+a read-only connection of its own (short busy timeout; the counts last read when it is busy),
+so the tail's loop never runs a query for them.
 
 Families (README, "Prometheus"):
 
@@ -28,6 +30,7 @@ sources seen keep their path as label for as long as the tail runs; later ones a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -38,7 +41,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from threadwatch import __version__
 from threadwatch.alerts.dispatcher import AlertDispatcher
-from threadwatch.errors import ThreadwatchError
+from threadwatch.alerts.outbox import Outbox
+from threadwatch.errors import OutboxError, ThreadwatchError
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
@@ -85,7 +89,6 @@ class MetricsSnapshot:
     scopes: dict[str, ScopeMetrics] = field(default_factory=dict)
     files_followed: int = 0
     stalled_sources: int = 0
-    sinks: tuple[SinkMetrics, ...] = ()
 
 
 class ScopeLabels:
@@ -112,21 +115,28 @@ class MetricsExporter:
         tail: the running tail's state (read in the tail's thread only).
         config: the rules (to judge ``other``) and the tally's settings.
         max_scopes: sources with a ``scope`` label of their own; more fold into ``other``.
-        dispatcher: the alert consumer, for the outbox and sink families (None: no sinks).
+        dispatcher: the alert consumer, for the sinks' last deliveries (None: no sinks).
+        outbox: the state file's outbox opened read-only with a short busy timeout, for the
+            pending and failed deliveries; read at scrape time in the server's thread, so a
+            state file another process holds locked never holds up the tail (closed by
+            ``close``).
     """
 
     def __init__(self, tail: TailState, config: HealthConfig, *,
                  max_scopes: int = DEFAULT_MAX_SCOPES,
-                 dispatcher: AlertDispatcher | None = None) -> None:
+                 dispatcher: AlertDispatcher | None = None,
+                 outbox: Outbox | None = None) -> None:
         self._tail = tail
         self._config = config
         self._labels = ScopeLabels(max_scopes)
         self._dispatcher = dispatcher
+        self._outbox = outbox
         self._tallies: dict[str, Tally] = {}
         # counts of sources no longer followed, and stalls: per label, never decreasing
         self._kept: dict[str, dict[str, int]] = {}
         self.snapshot = MetricsSnapshot()
         self._next_snapshot = float("-inf")
+        self._waiting: dict[str, dict[str, int]] = {}
 
     @property
     def kinds(self) -> Collection[Kind]:
@@ -157,7 +167,9 @@ class MetricsExporter:
             self.snapshot = self.take(now)
 
     def close(self) -> None:
-        pass
+        if self._outbox is not None:
+            with contextlib.suppress(OutboxError):
+                self._outbox.close()
 
     def _kept_of(self, label: str) -> dict[str, int]:
         kept = self._kept.get(label)
@@ -207,19 +219,22 @@ class MetricsExporter:
             scopes=scopes,
             files_followed=self._tail.followed(),
             stalled_sources=sum(1 for h in windowed.values() if h.counts.get("stalled")),
-            sinks=self._sinks(),
         )
 
-    def _sinks(self) -> tuple[SinkMetrics, ...]:
+    def sinks(self) -> tuple[SinkMetrics, ...]:
+        """Each sink's deliveries waiting in the outbox and last delivery, read now (any
+        thread). While the state file is locked by another process, the counts last read."""
         if self._dispatcher is None:
             return ()
-        waiting = self._dispatcher.waiting_deliveries()
+        if self._outbox is not None:
+            with contextlib.suppress(OutboxError):  # busy: the last counts read
+                self._waiting = self._outbox.waiting_by_sink()
+        empty = {"pending": 0, "failed": 0}
         return tuple(
-            SinkMetrics(state.sink, waiting.get(state.sink, {}).get("pending", 0),
-                        waiting.get(state.sink, {}).get("failed", 0), state.last_delivered_at)
+            SinkMetrics(state.sink, self._waiting.get(state.sink, empty)["pending"],
+                        self._waiting.get(state.sink, empty)["failed"], state.last_delivered_at)
             for state in self._dispatcher.sink_states()
         )
-
 
 class MetricsCollector(Collector):
     """The Prometheus families of the exporter's latest snapshot."""
@@ -274,7 +289,7 @@ class MetricsCollector(Collector):
         delivered = GaugeMetricFamily(
             "threadwatch_last_delivery_timestamp_seconds",
             "When the sink last accepted a notification (unix time).", labels=["sink"])
-        for sink in snapshot.sinks:
+        for sink in self._exporter.sinks():
             outbox.add_metric([sink.sink, "pending"], sink.pending)
             outbox.add_metric([sink.sink, "failed"], sink.failed)
             if sink.last_delivered_at is not None:
