@@ -325,7 +325,8 @@ def tail_logs(
     extra: list[Consumer] = []
     server: MetricsServer | None = None
     if options.metrics_listen is not None:
-        dispatcher = next((c for c in alerting if isinstance(c, AlertDispatcher)), None)
+        dispatcher = alerting[0] if alerting else None
+        outbox: Outbox | None = None
         try:
             outbox = None if dispatcher is None else Outbox(
                 state_path, busy_timeout_seconds=_METRICS_BUSY_SECONDS, read_only=True)
