@@ -44,7 +44,7 @@ from threadwatch.alerts.dispatcher import AlertDispatcher
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.errors import OutboxError, ThreadwatchError
 from threadwatch.events import Event, Kind
-from threadwatch.health.metrics import COUNT_KEYS, Tally, add_counts
+from threadwatch.health.metrics import COUNT_KEYS, Counts, Tally, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.health.settings import HealthConfig
 from threadwatch.health.window import LevelChange, ScopeHealth
@@ -69,7 +69,7 @@ class ScopeMetrics:
     """One ``scope`` label's values at a snapshot."""
 
     report: ScopeReport | None  # None: no window (a source gone; only its counter remains)
-    events: dict[str, int]
+    events: Counts
     last_line_at: float | None = None
     lag_bytes: int = 0
 
@@ -133,7 +133,7 @@ class MetricsExporter:
         self._outbox = outbox
         self._tallies: dict[str, Tally] = {}
         # counts of sources no longer followed, and stalls: per label, never decreasing
-        self._kept: dict[str, dict[str, int]] = {}
+        self._kept: dict[str, Counts] = {}
         self.snapshot = MetricsSnapshot()
         self._next_snapshot = float("-inf")
         self._waiting: dict[str, dict[str, int]] = {}
@@ -153,8 +153,7 @@ class MetricsExporter:
                 source = event.source
                 tally = self._tallies.get(source)
                 if tally is None:
-                    tally = self._tallies[source] = Tally(
-                        self._config.inference.process_min_batch)
+                    tally = self._tallies[source] = Tally(self._config.inference)
             assert tally is not None
             tally.add(event)
 
@@ -171,7 +170,7 @@ class MetricsExporter:
             with contextlib.suppress(OutboxError):
                 self._outbox.close()
 
-    def _kept_of(self, label: str) -> dict[str, int]:
+    def _kept_of(self, label: str) -> Counts:
         kept = self._kept.get(label)
         if kept is None:
             kept = self._kept[label] = dict.fromkeys(COUNT_KEYS, 0)
@@ -184,7 +183,7 @@ class MetricsExporter:
         for source in [s for s in self._tallies if s not in windowed]:
             add_counts(self._kept_of(self._labels(source)), self._tallies.pop(source).counts)
         lags = self._tail.lag_bytes()
-        events: dict[str, dict[str, int]] = {TOTAL: dict.fromkeys(COUNT_KEYS, 0)}
+        events: dict[str, Counts] = {TOTAL: dict.fromkeys(COUNT_KEYS, 0)}
         for label, kept in self._kept.items():
             add_counts(events.setdefault(label, dict.fromkeys(COUNT_KEYS, 0)), kept)
         for source, tally in self._tallies.items():
