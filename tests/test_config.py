@@ -32,7 +32,7 @@ def test_repository_config_is_the_bundled_default() -> None:
 
 
 def test_defaults_hold_every_threshold_of_the_alert_table() -> None:
-    rules = {(r.level, r.metric, r.comparison) for r in load_config().rules}
+    rules = {(r.level.label, r.metric, r.comparison) for r in load_config().rules}
     assert rules == {
         ("red", "overload", (">", 0.5)),
         ("red", "sequential", (">", 0.4)),

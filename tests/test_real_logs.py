@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from threadwatch.config import load_config
+from threadwatch.health.levels import Level
 from threadwatch.health.metrics import COUNT_KEYS
-from threadwatch.health.rules import Level
 from threadwatch.report.model import Report, build_report
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real-logs" / "run_batt-2025-11-15"

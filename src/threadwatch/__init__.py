@@ -49,7 +49,7 @@ _WHERE = {
     "Event": "threadwatch.events",
     "Executor": "threadwatch.events",
     "Kind": "threadwatch.events",
-    "Level": "threadwatch.health.rules",
+    "Level": "threadwatch.health.levels",
     "Verdict": "threadwatch.health.rules",
     "judge": "threadwatch.health.rules",
     "Tally": "threadwatch.health.metrics",
@@ -72,8 +72,9 @@ if TYPE_CHECKING:
     from threadwatch.errors import ConfigError, NothingReadError, SourceError, ThreadwatchError
     from threadwatch.events import Event, Executor, Kind
     from threadwatch.health.consumer import Consumer
+    from threadwatch.health.levels import Level
     from threadwatch.health.metrics import Tally
-    from threadwatch.health.rules import Level, Verdict, judge
+    from threadwatch.health.rules import Verdict, judge
     from threadwatch.health.scope import ScopeReport
     from threadwatch.health.window import LevelChange, ScopeHealth, WindowedHealth
     from threadwatch.live.loop import Tail, TailOptions, tail_logs

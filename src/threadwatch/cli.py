@@ -15,7 +15,7 @@ import typer
 
 from threadwatch.config import Config, load_config
 from threadwatch.errors import ConfigError, ThreadwatchError
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.report.model import build_report
 from threadwatch.text import safe_text
 from threadwatch.usage import ThreadwatchGroup, version_line

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 
 USAGE_EXIT_CODE = int(Level.UNKNOWN)
 

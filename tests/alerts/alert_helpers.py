@@ -12,7 +12,8 @@ from typing import Any
 from werkzeug import Request, Response
 
 from threadwatch.alerts.settings import AlertsConfig
-from threadwatch.health.rules import Level, Reason, Verdict
+from threadwatch.health.levels import Level
+from threadwatch.health.rules import Reason, Verdict
 from threadwatch.health.window import LevelChange, ScopeHealth
 
 OVERLOAD_RED = Reason(Level.RED, "overload", True, 0.62, ">", 0.5, "system overload")

@@ -14,7 +14,7 @@ from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.testing import FakeClock, MemorySink
 from threadwatch.errors import DeliveryError
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 
 
 def _dispatcher(state: Path, sink: MemorySink, clock: FakeClock,

@@ -18,7 +18,7 @@ from threadwatch.alerts.dispatcher import AlertDispatcher
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.testing import FakeClock, MemorySink
 from threadwatch.errors import OutboxError, StateError, ThreadwatchError
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from threadwatch.alerts.testing import FakeClock
 from threadwatch.config import Config
 from threadwatch.errors import SinkConfigError
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 
 
 def _dispatcher(state: Path, url: str, clock: FakeClock) -> AlertDispatcher:

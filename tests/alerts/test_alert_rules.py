@@ -7,7 +7,7 @@ from alert_helpers import alerts_config, health
 from threadwatch.alerts.model import Status, Transition
 from threadwatch.alerts.rules import AlertRules
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.patterns import PATTERNS
 from threadwatch.parse.scanner import Scanner

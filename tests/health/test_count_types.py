@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKED = '''
+CHECKED = '''from threadwatch.health.levels import Level
 from threadwatch.health.metrics import Counts, Rates
 from threadwatch.health.settings import Rule
 
 def read(counts: Counts, rates: Rates) -> float:
     return counts["{count}"] + (rates["{rate}"] or 0.0)
 
-RULE = Rule(level="red", count="{count}", at_least=1)
+RULE = Rule(level=Level.RED, count="{count}", at_least=1)
 '''
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from threadwatch.config import load_config
+from threadwatch.health.levels import Level
 from threadwatch.health.metrics import COUNT_KEYS, rates_of
-from threadwatch.health.rules import Level, judge
+from threadwatch.health.rules import judge
 
 RULES = load_config().rules
 

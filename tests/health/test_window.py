@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import WindowedHealth
 

@@ -99,7 +99,7 @@ def unit_tests(rules: tuple[Rule, ...], alerts: list[dict[str, Any]],
         fired = {
             "exp_labels": {"scope": "/logs/bad.log", label: rule.metric,
                            "instance": "batt1:9464", "job": "threadwatch",
-                           "severity": {"yellow": "warning", "red": "critical"}[rule.level]},
+                           "severity": {"yellow": "warning", "red": "critical"}[rule.level.label]},
             "exp_annotations": {
                 "summary": alert["summary"].replace("{{ $labels.scope }}", "/logs/bad.log"),
                 "description": rule.why or alert["description"],
@@ -133,7 +133,7 @@ def test_one_alert_per_rule_with_hold_severity_and_why(config_args: list[str]) -
     for rule, alert in zip(config.rules, alerts, strict=True):
         operator, threshold = rule.comparison
         assert alert["for"] == hold
-        assert alert["severity"] == {"yellow": "warning", "red": "critical"}[rule.level]
+        assert alert["severity"] == {"yellow": "warning", "red": "critical"}[rule.level.label]
         assert f'"{rule.metric}"}} {operator} ' in alert["expr"]
         assert float(alert["expr"].rsplit(" ", 1)[1]) == threshold
         if rule.why:

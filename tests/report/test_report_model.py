@@ -13,8 +13,8 @@ import pytest
 
 from threadwatch.config import load_config
 from threadwatch.errors import NothingReadError
+from threadwatch.health.levels import Level
 from threadwatch.health.metrics import COUNT_KEYS
-from threadwatch.health.rules import Level
 from threadwatch.report import engine as scan
 from threadwatch.report.model import build_report
 

@@ -8,7 +8,7 @@ from tests.health.test_metrics import events_of  # real parsed lines
 from tests.sources.tail_helpers import FAST, config_with, running_tail, wait_until
 
 from threadwatch.events import Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.window import WindowedHealth
 
 START = "run_batt.py:1241: -- 0ca9ddb6 - 0 start --\n"

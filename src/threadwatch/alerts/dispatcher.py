@@ -44,7 +44,7 @@ from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.errors import OutboxError
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.logs import get_logger
 

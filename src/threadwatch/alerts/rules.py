@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from threadwatch.alerts.model import LEVEL_RULE, Alert, AlertReason, Status, Transition
 from threadwatch.alerts.settings import AlertsConfig, EventRuleConfig
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import ScopeHealth
 from threadwatch.parse.patterns import ROUTINE_KINDS
@@ -70,7 +70,7 @@ class AlertRules:
 
     def __init__(self, config: AlertsConfig) -> None:
         self._config = config
-        self._min = Level.RED if config.min_level == "red" else Level.YELLOW
+        self._min = config.min_level
         self._episodes: dict[str, _Episode] = {}
         self._by_kind: dict[Kind, list[EventRuleConfig]] = {}
         for rule in config.events:
@@ -171,7 +171,7 @@ class AlertRules:
         key = f"event:{rule.name}:{event.source}"
         episode = self._episodes.get(key)
         if episode is None:
-            level = Level.RED if rule.level == "red" else Level.YELLOW
+            level = rule.level
             summary = f"{rule.summary or rule.name} in {event.source}"
             episode = self._episodes[key] = _Episode(
                 key, rule.name, event.source, summary, level, at, 0.0,

@@ -11,12 +11,13 @@ when given, is not empty.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, PlainValidator, SerializeAsAny, model_validator
 
 from threadwatch.alerts.sinks.registry import SinkSettings, validate_sink
 from threadwatch.events import Kind
+from threadwatch.health.levels import Level, RaisedLevel
 from threadwatch.settings import DAY, HOUR, WEEK, Settings
 
 # An [alerts.sinks.NAME] table: the settings of the sink type its ``type`` names (dumped with
@@ -29,7 +30,7 @@ class EventRuleConfig(Settings):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kinds: tuple[Kind, ...] = Field(min_length=1)
-    level: Literal["yellow", "red"] = "red"
+    level: RaisedLevel = Level.RED
     summary: str = ""
 
 
@@ -47,8 +48,8 @@ class DeliveryConfig(Settings):
 def _default_event_rules() -> tuple[EventRuleConfig, ...]:
     return (
         EventRuleConfig(name="thread-cleanup-keyerror", kinds=(Kind.THREAD_CLEANUP_KEYERROR,),
-                        level="yellow", summary="thread-cleanup KeyError"),
-        EventRuleConfig(name="memory-error", kinds=(Kind.MEMORY_ERROR,), level="red",
+                        level=Level.YELLOW, summary="thread-cleanup KeyError"),
+        EventRuleConfig(name="memory-error", kinds=(Kind.MEMORY_ERROR,), level=Level.RED,
                         summary="memory error"),
     )
 
@@ -62,7 +63,7 @@ class AlertsConfig(Settings):
     # An event alert resolves after this long without a new matching event.
     event_quiet_seconds: float = Field(600.0, gt=0, le=WEEK)
     # Levels that fire: "yellow" (yellow and red) or "red" (red only).
-    min_level: Literal["yellow", "red"] = "yellow"
+    min_level: RaisedLevel = Level.YELLOW
     max_samples: int = Field(5, ge=0, le=50)
     # Host label of every alert; empty means this machine's host name.
     host: str = ""

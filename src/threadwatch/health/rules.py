@@ -6,26 +6,13 @@ rules alone, and is *unknown* when none of them fires: nothing was seen to judge
 
 from __future__ import annotations
 
-import enum
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from threadwatch.health.levels import Level
 from threadwatch.health.metrics import CountKey, RateKey
 from threadwatch.health.settings import Rule
-
-
-class Level(enum.IntEnum):
-    """A verdict; the value is the monitoring-plugin exit code."""
-
-    GREEN = 0
-    YELLOW = 1
-    RED = 2
-    UNKNOWN = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -72,7 +59,6 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-_LEVEL = {"yellow": Level.YELLOW, "red": Level.RED}
 
 
 def judge(
@@ -95,7 +81,7 @@ def judge(
         if _COMPARE[op](value, threshold):
             reasons.append(
                 Reason(
-                    _LEVEL[rule.level], rule.metric, rule.is_rate, value, op, threshold, rule.why
+                    rule.level, rule.metric, rule.is_rate, value, op, threshold, rule.why
                 )
             )
     reasons.sort(key=lambda reason: -reason.level)

@@ -6,14 +6,14 @@ health code never sees any other setting.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from threadwatch.health.levels import RaisedLevel
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, CountKey, RateKey
 from threadwatch.settings import DAY, Settings
 
-RuleLevel = Literal["yellow", "red"]  # a rule raises one of these (health.rules.Level: any verdict)
 _OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
 
 
@@ -33,7 +33,7 @@ class RunsConfig(Settings):
 class Rule(Settings):
     """One threshold: a rate or a count, one comparison, the level it raises."""
 
-    level: RuleLevel
+    level: RaisedLevel
     rate: RateKey | None = None
     count: CountKey | None = None
     above: float | None = None

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadwatch.events import Event, Kind
+from threadwatch.health.levels import Level
 from threadwatch.health.metrics import COUNT_KEYS, Counts, Inference, Tally, add_counts, count_key
-from threadwatch.health.rules import Level
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.health.settings import HealthConfig
 

@@ -55,10 +55,10 @@ def prometheus_rules(rules: Sequence[Rule], hold_seconds: float) -> list[PromRul
             alert=name,
             expr=f'{family}{{{label}="{rule.metric}"}} {operator} {shown}',
             hold=hold,
-            labels={"severity": SEVERITY[rule.level]},
+            labels={"severity": SEVERITY[rule.level.label]},
             annotations={
                 "summary": f"{{{{ $labels.scope }}}}: {rule.metric} {kind} {operator} {shown}"
-                           f" ({rule.level})",
+                           f" ({rule.level.label})",
                 "description": rule.why or f"{rule.metric} {operator} {shown}",
             },
         ))
@@ -69,7 +69,7 @@ def alert_name(rule: Rule) -> str:
     """``ThreadwatchOverloadRatioCritical``: the metric, rate or count, the severity."""
     metric = "".join(part.capitalize() for part in rule.metric.split("_"))
     kind = "Ratio" if rule.is_rate else "Count"
-    return f"Threadwatch{metric}{kind}{SEVERITY[rule.level].capitalize()}"
+    return f"Threadwatch{metric}{kind}{SEVERITY[rule.level.label].capitalize()}"
 
 
 def number(value: float) -> str:

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from threadwatch.alerts.sender import SinkState
 from threadwatch.events import Event, Kind
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
 from threadwatch.report.render import level_text, percent, short_names

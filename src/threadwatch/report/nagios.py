@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.settings import Rule
 from threadwatch.report.model import Report
 from threadwatch.text import safe_text
@@ -76,7 +76,7 @@ def _perfdata(total: dict[str, Any], rules: Sequence[Rule]) -> list[str]:
 def _range(rules: Sequence[Rule], metric: str, level: str, *, is_rate: bool) -> str:
     """The plugin range of the first ``level`` rule on ``metric`` ('' when there is none)."""
     for rule in rules:
-        if rule.level != level or rule.metric != metric or rule.is_rate != is_rate:
+        if rule.level.label != level or rule.metric != metric or rule.is_rate != is_rate:
             continue
         operator, threshold = rule.comparison
         if is_rate:  # percent; > and >= (< and <=) read alike at this precision

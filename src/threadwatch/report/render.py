@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from threadwatch.health.rules import Level
+from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL, ScopeReport
 from threadwatch.report.model import Report
 from threadwatch.sources.files import STDIN
