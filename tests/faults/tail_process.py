@@ -166,3 +166,23 @@ class TailService:
     def __exit__(self, *exc: object) -> None:
         if self.running():
             self.kill9()
+
+
+_LOCK_HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("COMMIT")
+db.close()
+"""
+
+
+def hold_write_lock(state: Path) -> subprocess.Popen[str]:
+    """Another process holding ``state``'s SQLite write lock (``BEGIN EXCLUSIVE``) until a line
+    is written to its stdin; returns once the lock is held."""
+    holder = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, str(state)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from tail_process import FAST_TAIL, append, healthy_batch
+from tail_process import FAST_TAIL, append, healthy_batch, hold_write_lock
 
 from sources.tail_helpers import wait_until
 
@@ -26,15 +26,6 @@ group_wait_seconds = 0
 [alerts.sinks.hook]
 type = "webhook"
 url = "${LOCKED_HOOK_URL}"
-"""
-LOCK_HOLDER = """
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-db.execute("COMMIT")
-db.close()
 """
 
 
@@ -80,9 +71,7 @@ def test_scrapes_answer_and_lines_are_counted_while_the_state_file_is_locked(
                 return False
 
         wait_until(answers, "the first scrape")
-        holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(state)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        holder = hold_write_lock(state)
         append(log, healthy_batch(1) + healthy_batch(2))
         deadline = time.monotonic() + 10
         slowest = 0.0

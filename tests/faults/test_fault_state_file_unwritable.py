@@ -10,14 +10,12 @@ webhook receiver on 127.0.0.1, a real second process holding the SQLite lock."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
-from tail_process import FAST_TAIL, MEMORY_ERROR, TailProcess, append
+from tail_process import FAST_TAIL, MEMORY_ERROR, TailProcess, append, hold_write_lock
 from unwritable import unwritable
 
 from alerts.alert_helpers import Receiver
@@ -32,15 +30,6 @@ group_wait_seconds = 0
 [alerts.sinks.hook]
 type = "webhook"
 url = "${STATE_HOOK_URL}"
-"""
-LOCK_HOLDER = """
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-db.execute("COMMIT")
-db.close()
 """
 
 
@@ -86,9 +75,7 @@ def test_an_alert_raised_while_another_process_locks_the_state_file_goes_out_aft
     try:
         wait_until(lambda: state.exists() or not tail.alive(), "tail to open its state file")
         time.sleep(1.0)  # the checkpoints and the outbox are both opened by then
-        holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(state)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        holder = hold_write_lock(state)
         append(log, MEMORY_ERROR)
         tail.wait_for_line(lambda x: x.get("kind") == "memory_error", "the memory error read")
         wait_until(lambda: "database is locked" in tail.stderr() or not tail.alive(),
