@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
 HEALTHY = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log"
 
 

@@ -1,0 +1,16 @@
+"""The command line: each command parses its options, calls one library function, and maps
+``ThreadwatchError`` to exit code 3 with a one-line message on stderr. Usage errors exit 3 too
+(see ``usage.py``). One module per command (or command group); each registers on ``app``.
+"""
+
+from __future__ import annotations
+
+from threadwatch.cli import alerts, config, report, rules, tail  # noqa: F401 - register commands
+from threadwatch.cli.app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,69 @@
+"""The command group and what every command shares: the ``--config`` option, loading it, and
+failing with one line per problem on stderr and exit code 3."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from threadwatch.config import Config, load_config
+from threadwatch.errors import ConfigError
+from threadwatch.health.levels import Level
+from threadwatch.text import safe_text
+from threadwatch.usage import ThreadwatchGroup, version_line
+
+app = typer.Typer(
+    cls=ThreadwatchGroup,  # usage errors exit 3, not 2
+    help="Watch run_batt batch runs and say, in time, when they are degrading.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no boxes, no type placeholders; it fits a pager
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """threadwatch: report on logs once, or follow them live."""
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config read over the defaults."),
+]
+
+
+def fail(*messages: str) -> NoReturn:
+    for message in messages:
+        print(f"threadwatch: {safe_text(message)}", file=sys.stderr)
+    raise typer.Exit(int(Level.UNKNOWN))
+
+
+def load_settings(path: Path | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(*exc.lines)  # every problem of the file, one line each
+
+

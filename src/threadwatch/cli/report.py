@@ -1,0 +1,80 @@
+"""``threadwatch report``: scan logs once and print the verdict."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from threadwatch.cli.app import ConfigOption, app, fail, load_settings
+from threadwatch.errors import ThreadwatchError
+from threadwatch.report.model import build_report
+from threadwatch.text import safe_text
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    nagios = "nagios"
+    prometheus = "prometheus"
+
+
+_REPORT_LEGEND = """\b
+Table columns, per source and in total:
+  batch  batches (one run of the executor chain over a task's samples)
+  ovld   share of batches made sequential by overload (over 40 threads)
+  seq    share of batches that ended sequential (overload, failed pools)
+  proc   share of batches that ran on the process pool
+  fail   share of samples that failed;  slow: share that timed out
+  KeyE   thread-cleanup KeyErrors;  thrE: other thread errors
+  mem    memory errors;  t/o: script timeouts;  cut: runs cut off mid-task
+\b
+Levels come from the [[rules]] of the config; "why:" lists the ones crossed.
+Every message recognised: docs/messages.md.
+"""
+
+
+@app.command(epilog=_REPORT_LEGEND)
+def report(
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH", help="Files, folders, globs, or - for stdin.")
+    ],
+    output: Annotated[
+        ReportFormat,
+        typer.Option("--format", "-f", help="table, json, nagios (one status line with"
+                     " perfdata) or prometheus (node_exporter textfile format)."),
+    ] = ReportFormat.table,
+    config: ConfigOption = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list the files a folder scan skipped.")
+    ] = False,
+) -> None:
+    """Scan logs once and print a health verdict.
+
+    Exit code: 0 green, 1 yellow, 2 red, 3 unknown or error.
+    """
+    settings = load_settings(config)
+    try:
+        result = build_report(paths, settings, verbose=verbose)
+    except ThreadwatchError as exc:
+        fail(str(exc))
+    for problem in result.problems:
+        print(f"threadwatch: {safe_text(problem)}", file=sys.stderr)
+    if output is ReportFormat.json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    elif output is ReportFormat.nagios:
+        from threadwatch.report.nagios import nagios_status  # noqa: PLC0415 - lazy
+
+        sys.stdout.write(nagios_status(result, settings.rules) + "\n")
+    elif output is ReportFormat.prometheus:
+        from threadwatch.report.prometheus import prometheus_text  # noqa: PLC0415 - lazy
+
+        sys.stdout.buffer.write(prometheus_text(result))
+    else:
+        from threadwatch.report.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
+
+        print_report(result, report_console())
+    raise typer.Exit(int(result.total.verdict.level))
