@@ -3,9 +3,11 @@ never changes what is found (every pass's events come out in buffer order)."""
 
 from __future__ import annotations
 
+import re
+
 from threadwatch.events import Kind
 from threadwatch.health.metrics import COUNTED_KINDS
-from threadwatch.parse.grammar import Grammar, _FindPass, _RegexPass
+from threadwatch.parse.grammar import Grammar, _alternation, _FindPass, _RegexPass
 from threadwatch.parse.patterns import PATTERNS
 from threadwatch.parse.scanner import Scanner
 
@@ -76,3 +78,28 @@ def test_a_grammar_of_some_kinds_finds_exactly_those() -> None:
     counting = Scanner("t.log", Grammar(kinds=COUNTED_KINDS)).feed(text)
     assert counting == [event for event in everything if event.kind in COUNTED_KINDS]
     assert {event.kind for event in everything} - COUNTED_KINDS  # the test means something
+
+
+def test_refused_rows_keep_the_table_order() -> None:
+    """A row not asked for is refused by a lookahead, not matched: the rows before it still win
+    over it, it wins over the rows after it (their line is not read as theirs), and one at the
+    end of the table costs nothing."""
+    parts = [("(?P<a>ab)", False), ("(?P<drop>a)", True), ("(?P<c>a.)", False)]
+    regex = re.compile(_alternation(parts))
+    assert regex.match("ab")["a"] == "ab"  # before the refused row: wins
+    assert regex.match("ax") is None  # the refused row would take it: refused, not "c"
+    assert re.compile(_alternation([("x", False), ("(?P<d>y)", True)])).pattern == "x"
+    assert re.compile(_alternation([("(?P<d>y)", True), ("y.", False)])).match("yz") is None
+    assert re.compile(_alternation([("(?P<d>y)", True)])).match("y") is None
+
+
+def test_a_counting_scan_makes_no_match_for_lines_it_drops() -> None:
+    """The task's scored and done lines (a third of the `-- ` lines) are not counted: the
+    counting grammar's pass for `--` never returns a match for them."""
+    grammar = Grammar(kinds=COUNTED_KINDS, keep_text=False)
+    dashes = next(p for p in grammar._passes
+                  if isinstance(p, _RegexPass) and p.regex.pattern.startswith(rb"\-\-"))
+    text = (b"run_batt.py:890: -- 5d9dc9f8 - 0 scored --\n"
+            b"run_batt.py:902: -- 5d9dc9f8 - 0 done - 21 candidates scored\n"
+            b"run_batt.py:831: -- 59a54a7b - 1 start --\n")
+    assert [m.start() for m in dashes.regex.finditer(text)] == [text.index(b"-- 59a54a7b")]

@@ -166,20 +166,28 @@ def _make_table_factory(
 
 
 class _RegexPass:
-    """Alternatives sharing a literal start, factored out so the engine can skip to it."""
+    """Alternatives sharing a literal start, factored out so the engine can skip to it.
+
+    An alternative whose decoder is ``_no_decoder`` (a known line of a kind not asked for) is
+    not matched but *refused*: a negative lookahead in front of the alternatives after it. So
+    such a line costs no match object and no call (most ``-- `` lines of a counting scan: the
+    task's scored and done lines), and the rows after it are still not tried on it.
+    """
 
     def __init__(
         self, literal: str, alternatives: list[tuple[str, DecoderFactory]], keep_text: bool
     ) -> None:
         parts = [
-            f"(?P<alt__{i}>{_tag_groups(rest, i)})" for i, (rest, _) in enumerate(alternatives)
+            (f"(?P<alt__{i}>{_tag_groups(rest, i)})", factory is _no_decoder)
+            for i, (rest, factory) in enumerate(alternatives)
         ]
-        self.regex = re.compile((re.escape(literal) + "(?:" + "|".join(parts) + ")").encode())
+        self.regex = re.compile((re.escape(literal) + "(?:" + _alternation(parts) + ")").encode())
         index = self.regex.groupindex
-        size = max(index.values()) + 1
+        size = max(index.values(), default=0) + 1
         self._decoders: list[Decoder | None] = [None] * size
         for i, (_, factory) in enumerate(alternatives):
-            self._decoders[index[f"alt__{i}"]] = factory(index, f"__{i}", keep_text)
+            if f"alt__{i}" in index:
+                self._decoders[index[f"alt__{i}"]] = factory(index, f"__{i}", keep_text)
 
     def events(self, buf: bytes, start: int, end: int, source: str, base: int) -> list[Event]:
         decoders = self._decoders
@@ -392,3 +400,19 @@ def _find_passes(
 
 def _no_decoder(groupindex: Mapping[str, int], tag: str, keep_text: bool) -> Decoder:
     return lambda match, source, base: None
+
+
+def _alternation(parts: list[tuple[str, bool]]) -> str:
+    """Regex alternatives in order; a run of refused ones (``True``) becomes a negative
+    lookahead guarding the alternatives after it, which keeps the table's order: a row before
+    a refused one still wins over it, and a refused one over the rows after it."""
+    for i, (_, refused) in enumerate(parts):
+        if refused:
+            end = next((j for j in range(i, len(parts)) if not parts[j][1]), len(parts))
+            kept = [source for source, _ in parts[:i]]
+            rest = _alternation(parts[end:])
+            if rest:  # nothing after the refused rows: they need no lookahead
+                refusal = "|".join(_NAMED_GROUP.sub("(?:", source) for source, _ in parts[i:end])
+                kept.append(f"(?!{refusal})(?:{rest})")
+            return "|".join(kept) if kept else "(?!)"
+    return "|".join(source for source, _ in parts)
