@@ -81,6 +81,9 @@ class Event(NamedTuple):
         thread_name, thread_ident, thread_status: from a thread repr in a traceback header.
         python_version: ``3.11`` etc. when a traceback's file paths show it.
         text: the raw line or block (for alert samples; may be long).
+        samples: a counting scan's ``sample_done`` event also stands for the sample lines of
+            the same task printed right after its own, one line each and nothing between:
+            their (type, index), in order (see ``parse/grammar.py``). None otherwise.
     """
 
     kind: Kind
@@ -100,3 +103,4 @@ class Event(NamedTuple):
     thread_status: str | None = None
     python_version: str | None = None
     text: str = ""
+    samples: tuple[tuple[str, int], ...] | None = None

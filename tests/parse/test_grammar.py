@@ -3,10 +3,13 @@ never changes what is found (every pass's events come out in buffer order)."""
 
 from __future__ import annotations
 
+import gzip
 import re
+from pathlib import Path
 
 from threadwatch.events import Kind
-from threadwatch.health.metrics import COUNTED_KINDS
+from threadwatch.health.metrics import COUNTED_KINDS, Counts, Tally
+from threadwatch.health.settings import InferenceConfig
 from threadwatch.parse.grammar import Grammar, _alternation, _FindPass, _RegexPass
 from threadwatch.parse.patterns import PATTERNS
 from threadwatch.parse.scanner import Scanner
@@ -103,3 +106,74 @@ def test_a_counting_scan_makes_no_match_for_lines_it_drops() -> None:
             b"run_batt.py:902: -- 5d9dc9f8 - 0 done - 21 candidates scored\n"
             b"run_batt.py:831: -- 59a54a7b - 1 start --\n")
     assert [m.start() for m in dashes.regex.finditer(text)] == [text.index(b"-- 59a54a7b")]
+
+
+# -- folding: a counting scan reads a run of sample lines as one event -------------------------
+
+_RUN = (
+    b"run_batt.py:831: -- 5d9dc9f8 - 0 start --\n"
+    b"<dynamic-code>:512: demo[0] - 5d9dc9f8 - 3\n"
+    b"<dynamic-code>:512: demo[1] - 5d9dc9f8 - 6\n"
+    b"test[0] - 5d9dc9f8 - 9\n"  # no prefix: still the task's next sample line
+    b"<dynamic-code>:512: test[0] - 0ca9ddb6 - 9\n"  # another task: its own event
+    b"<dynamic-code>:512: test[1] - 0ca9ddb6 - 2 and more\n"  # not a whole sample line
+    b"<dynamic-code>:512: demo[2] - 0ca9ddb6 - 1\r\n"  # \r\n: read by itself
+    b"xx[3] - 0ca9ddb6 - 3\n"  # not a sample (no type before the bracket): takes nothing
+    b"<dynamic-code>:512: demo[3] - 0ca9ddb6 - 4\n"
+)
+
+
+def _folding() -> Grammar:
+    return Grammar(kinds=COUNTED_KINDS, keep_text=False, fold_samples=True)
+
+
+def test_a_run_of_the_same_tasks_sample_lines_is_one_event() -> None:
+    events = Scanner("t.log", _folding()).feed(_RUN)
+    samples = [(e.task_id, e.sample_type, e.sample_index, e.samples, e.offset)
+               for e in events if e.kind is Kind.SAMPLE_DONE]
+    at = _RUN.index
+    assert samples == [
+        ("5d9dc9f8", "demo", 0, (("demo", 1), ("test", 0)), at(b"demo[0]")),
+        ("0ca9ddb6", "test", 0, None, at(b"test[0] - 0ca9ddb6")),
+        ("0ca9ddb6", "test", 1, None, at(b"test[1]")),
+        ("0ca9ddb6", "demo", 2, None, at(b"demo[2]")),
+        ("0ca9ddb6", "demo", 3, None, at(b"demo[3]")),
+    ]
+
+
+def test_a_buffer_with_a_traceback_is_read_unfolded() -> None:
+    """Lines inside a traceback block are read one by one: a folded event must not straddle
+    the block's end (its later lines would be lost with it)."""
+    text = (b"Exception in thread Thread-1 (worker):\n"
+            b"Traceback (most recent call last):\n"
+            b"<dynamic-code>:512: demo[0] - 5d9dc9f8 - 3\n"
+            b"KeyError: 'x'\n"
+            b"<dynamic-code>:512: demo[1] - 5d9dc9f8 - 6\n")
+    events = Scanner("t.log", _folding()).feed(text)
+    assert [(e.sample_index, e.samples) for e in events if e.kind is Kind.SAMPLE_DONE] == [
+        (0, None), (1, None)]
+
+
+def _counts(grammar: Grammar, path: Path) -> Counts:
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    tally = Tally(InferenceConfig())
+    scanner = Scanner(str(path), grammar)
+    for at in range(0, len(data), 4096):  # pieces, as a report reads: folds end at each
+        tally.add_all(scanner.feed(data[at : at + 4096]))
+    tally.add_all(scanner.close())
+    return tally.finish()
+
+
+def test_folding_never_changes_a_count() -> None:
+    """Every bundled and real log counts the same folded and line by line."""
+    repo = Path(__file__).resolve().parents[2]
+    paths = sorted(p for p in (repo / "fixtures").rglob("*") if p.is_file()
+                   and p.suffix in (".log", ".err", ".gz"))
+    plain = Grammar(kinds=COUNTED_KINDS, keep_text=False)
+    folding = _folding()
+    folded_any = 0
+    for path in paths:
+        assert _counts(folding, path) == _counts(plain, path), path
+        events = Scanner(str(path), folding).feed(path.read_bytes() + b"\n")
+        folded_any += sum(1 for e in events if e.samples)
+    assert len(paths) > 20 and folded_any >= 20  # the test reads what it means to

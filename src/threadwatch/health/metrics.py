@@ -431,16 +431,21 @@ class Tally:
         self._attribute(event.task_id, Executor.SEQUENTIAL, None)
 
     def _sample_done(self, event: Event) -> None:
-        # the most frequent event: the common case without a detour through _attribute
+        # the most frequent event: the common case without a detour through _attribute; a
+        # counting scan folds the task's sample lines that follow it into it (``samples``)
         batch = self._open.get(event.task_id)  # type: ignore[arg-type]
-        sample = (event.sample_type, event.sample_index)
+        first: Sample = (event.sample_type, event.sample_index)
+        samples = (first,) if event.samples is None else (first, *event.samples)
         if batch is not None:
-            if sample not in batch.samples:
-                batch.samples.add(sample)
-                if len(batch.samples) > batch.floor:
-                    self.counts["samples"] += 1
+            seen = batch.samples
+            for sample in samples:
+                if sample not in seen:
+                    seen.add(sample)
+                    if len(seen) > batch.floor:
+                        self.counts["samples"] += 1
         elif event.task_id is not None:
-            self._attribute(event.task_id, None, sample)
+            for sample in samples:
+                self._attribute(event.task_id, None, sample)
 
     def _sample_outcome(self, event: Event, key: CountKey) -> None:
         task_id = _batch_key(event.task_id)

@@ -34,6 +34,7 @@ from threadwatch.health.settings import HealthConfig
 
 _STATE_VERSION = 1
 _STATE_TEXT_CHARS = 4000  # the latest event's text is kept for a stalled event's sample
+_TEXT = Event._fields.index("text")
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,9 @@ class _SourceWindow:
             "buckets": [[bucket, counts] for bucket, counts in self.buckets],
             "tally": self.tally.live_state(bucket_of),
             "last_event_at": self.last_event_at,
+            # every field up to its text, cut (a live event has no folded ``samples``)
             "last_event": None if last is None else [
-                last.kind.value, *last[1:-1], last.text[:_STATE_TEXT_CHARS]],
+                last.kind.value, *last[1:_TEXT], last.text[:_STATE_TEXT_CHARS]],
             "stalled": stalled,
         }
 

@@ -132,8 +132,9 @@ class Scanner:
         pos = self._continue_block(buf, 0, end, events) if self._block is not None else 0
         if pos >= end:
             return
-        found = self._grammar.events(buf, pos, end, self.source, base)
         headers = self._grammar.headers(buf, pos, end)
+        # lines inside a block are read one by one: no folded sample event may straddle one
+        found = self._grammar.events(buf, pos, end, self.source, base, fold=not headers)
         too_long = _long_lines(buf, pos, end, self._max_line)
         if too_long:  # complete lines over the limit are skipped too, wherever chunks end
             for start, stop in too_long:

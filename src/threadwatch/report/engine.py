@@ -65,7 +65,7 @@ def counting_grammar(config: Config) -> Grammar:
 
 @functools.lru_cache(maxsize=8)
 def _counting_grammar(program_files: tuple[str, ...]) -> Grammar:
-    return Grammar(program_files, COUNTED_KINDS, keep_text=False)
+    return Grammar(program_files, COUNTED_KINDS, keep_text=False, fold_samples=True)
 
 
 
