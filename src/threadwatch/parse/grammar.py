@@ -87,8 +87,12 @@ def _table_decoder(
     groupindex: Mapping[str, int],
     tag: str,
     keep_text: bool,
+    *,
+    fold: Callable[..., list[tuple[bytes, bytes]]] | None = None,
 ) -> Decoder:
-    """A decoder that copies the named groups ``<field><tag>`` into event fields.
+    """A decoder that copies the named groups ``<field><tag>`` into event fields; with
+    ``fold`` (a folding row's ``findall`` of (word, index) over its group ``fold<tag>``), also
+    the folded samples.
 
     The decoder runs once per match, half a million times for a large log, so its body is
     generated for its fields (as ``collections.namedtuple`` does): no per-field loop, no
@@ -135,6 +139,13 @@ def _table_decoder(
     if groups:  # one call for all the groups (after the cheap checks above)
         names = ", ".join(f"v{i}" for i in range(len(groups)))
         lines.append(f"    {names} = match.group({', '.join(map(str, groups))})")
+    if fold is not None and before is not None:
+        by_position[_SAMPLES] = "samples"
+        lines += [
+            f"    a, b = match.span({groupindex[_FOLD + tag]})",
+            "    samples = tuple([(WORD_OF[w], int(k)) for w, k in FOLD(match.string, a, b)])"
+            " if b > a else None",
+        ]
     # defaults written as constants (None, ''): no lookup per field and event
     values = ", ".join(by_position.get(i, repr(_BLANK[i])) for i in range(len(_BLANK)))
     lines.append(f"    return NEW(EVENT, ({values}))")
@@ -143,6 +154,8 @@ def _table_decoder(
         "NEW": _new_event,
         "EVENT": Event,
         "WORDS": words_by_length,
+        "FOLD": fold,
+        "WORD_OF": {word.encode(): word for word in before[1]} if before else {},
     }
     exec("\n".join(lines), namespace)  # the source is built above from the table only
     decoder: Decoder = namespace["decode"]
@@ -196,22 +209,9 @@ def _folding_factory(
     more = line(f"(?:{words})", r"\d++") + r" - (?P=task_id) - \d++(?=\n)"
     after = f"(?P<{_FOLD}>(?:{more})*+)"
     findall = re.compile(line(f"({words})", r"(\d++)").encode()).findall
-    word_of = {word.encode(): word for word in before[1]}
 
     def factory(groupindex: Mapping[str, int], tag: str, keep_text: bool) -> Decoder:
-        decode = _table_decoder(kind, before, groupindex, tag, keep_text)
-        fold = groupindex[f"{_FOLD}{tag}"]
-
-        def decode_folded(match: re.Match[bytes], source: str, base: int) -> Event | None:
-            event = decode(match, source, base)
-            start, end = match.span(fold)
-            if start == end or event is None:
-                return event
-            more = findall(match.string, start, end)
-            samples = tuple([(word_of[w], int(k)) for w, k in more])
-            return _new_event(Event, (*event[:_SAMPLES], samples))  # not _replace: 3x slower
-
-        return decode_folded
+        return _table_decoder(kind, before, groupindex, tag, keep_text, fold=findall)
 
     return lookbehind, after, factory
 
