@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from threadwatch.health.levels import Level
 
@@ -41,12 +41,37 @@ def _usage_errors_exit_3() -> Iterator[None]:
         raise
 
 
+class _PlainArgument(TyperArgument):
+    """An argument shown as the usual ``PATH...`` (typer writes ``{PATH}...`` in the usage
+    line and adds the Python type, ``PATH <list[str]>``, to its help row)."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def _plain_arguments(command: Any) -> None:
+    for param in getattr(command, "params", ()):
+        if type(param) is TyperArgument:
+            param.__class__ = _PlainArgument
+    for sub in getattr(command, "commands", {}).values():
+        _plain_arguments(sub)
+
+
 class ThreadwatchGroup(TyperGroup):
-    """The command group: a usage error of the group or of any command exits 3.
+    """The command group: a usage error of the group or of any command exits 3; arguments
+    are shown as ``PATH...``.
 
     ``make_context`` parses the group's own options; ``invoke`` finds the command, parses its
     arguments and runs it, so between them they see every usage error before typer shows it.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_arguments(self)
 
     def make_context(self, info_name: Any, args: Any, parent: Any = None,
                      **extra: Any) -> Any:

@@ -202,3 +202,31 @@ def test_help_still_exits_0() -> None:
     result = run("report", "--help")
     assert result.returncode == 0, result.stderr
     assert "--format" in result.stdout
+
+
+def _command_paths() -> list[list[str]]:
+    from typer.main import get_command  # noqa: PLC0415
+
+    from threadwatch.cli import app  # noqa: PLC0415 - the command tree, to walk it
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(get_command(app), [])
+    return paths
+
+
+def test_help_shows_real_metavars_on_every_command() -> None:
+    """`PATH...`, as manual pages write it, not typer's `{PATH}...` nor Python types."""
+    paths = _command_paths()
+    assert ["report"] in paths and ["config", "check"] in paths
+    for path in paths:
+        result = run(*path, "--help")
+        assert result.returncode == 0, path
+        usage = result.stdout.splitlines()[0]
+        assert "{" not in usage and "list[" not in result.stdout, (path, result.stdout)
+    assert "Usage: threadwatch report [OPTIONS] PATH..." in run("report", "--help").stdout
