@@ -13,4 +13,4 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="threadwatch")  # also under `python -m threadwatch`
