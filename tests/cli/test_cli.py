@@ -230,3 +230,21 @@ def test_help_shows_real_metavars_on_every_command() -> None:
         usage = result.stdout.splitlines()[0]
         assert "{" not in usage and "list[" not in result.stdout, (path, result.stdout)
     assert "Usage: threadwatch report [OPTIONS] PATH..." in run("report", "--help").stdout
+
+
+@pytest.mark.parametrize("args", [["--help"], ["report", "--help"], ["tail", "--help"],
+                                  ["report"], ["config", "check", "--help"]])
+def test_help_and_usage_errors_import_no_settings_models(args: list[str]) -> None:
+    """Building the settings models is a third of a report's start-up: help and usage errors,
+    which read no config, do without them (benchmarks/bench_startup.py times it)."""
+    code = (
+        "import sys\n"
+        "from threadwatch.cli import main\n"
+        f"sys.argv = ['threadwatch', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m == 'threadwatch.config'"
+        " or m.endswith('settings') and m.startswith('threadwatch')), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.stderr.splitlines()[-1] == "[]", result.stderr

@@ -17,7 +17,8 @@ from pydantic import Field, PlainValidator, SerializeAsAny, model_validator
 
 from threadwatch.alerts.sinks.registry import SinkSettings, validate_sink
 from threadwatch.events import Kind
-from threadwatch.health.levels import Level, RaisedLevel
+from threadwatch.health.levels import Level
+from threadwatch.health.settings import RaisedLevel
 from threadwatch.settings import DAY, HOUR, WEEK, Settings
 
 # An [alerts.sinks.NAME] table: the settings of the sink type its ``type`` names (dumped with

@@ -6,15 +6,17 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from threadwatch.config import Config, load_config
 from threadwatch.errors import ConfigError
 from threadwatch.health.levels import Level
 from threadwatch.text import safe_text
 from threadwatch.usage import ThreadwatchGroup, version_line
+
+if TYPE_CHECKING:
+    from threadwatch.config import Config
 
 app = typer.Typer(
     cls=ThreadwatchGroup,  # usage errors exit 3, not 2
@@ -61,9 +63,13 @@ def fail(*messages: str) -> NoReturn:
 
 
 def load_settings(path: Path | None) -> Config:
+    """The configuration (``path`` over the defaults), or exit 3 with every problem of it.
+
+    Imported here, not at the top: ``--help`` and usage errors need no pydantic (about half of
+    a report's start-up)."""
+    from threadwatch.config import load_config  # noqa: PLC0415 - see above
+
     try:
         return load_config(path)
     except ConfigError as exc:
         fail(*exc.lines)  # every problem of the file, one line each
-
-

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from threadwatch.cli.app import ConfigOption, app, load_settings
-from threadwatch.config import load_config
 from threadwatch.errors import ConfigError
 from threadwatch.health.levels import Level
 from threadwatch.text import safe_text
@@ -32,6 +31,8 @@ def config_check(
 
     Exit code: 0 all valid, 3 a file has a problem.
     """
+    from threadwatch.config import load_config  # noqa: PLC0415 - not for --help
+
     bad = False
     for file in files:
         try:

@@ -11,7 +11,6 @@ import typer
 
 from threadwatch.cli.app import ConfigOption, app, fail, load_settings
 from threadwatch.errors import ThreadwatchError
-from threadwatch.report.model import build_report
 from threadwatch.text import safe_text
 
 
@@ -56,6 +55,8 @@ def report(
 
     Exit code: 0 green, 1 yellow, 2 red, 3 unknown or error.
     """
+    from threadwatch.report.model import build_report  # noqa: PLC0415 - not for --help
+
     settings = load_settings(config)
     try:
         result = build_report(paths, settings, verbose=verbose)

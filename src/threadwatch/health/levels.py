@@ -1,16 +1,14 @@
 """The one level type: a verdict, and what a rule raises (yellow or red).
 
 ``Level``'s value is the monitoring-plugin exit code. In TOML a level is written by its label
-(``level = "red"``); ``RaisedLevel`` is the settings type that reads and writes it so, and only
-yellow or red.
+(``level = "red"``); ``health.settings.RaisedLevel`` is the settings type that reads and writes
+it so, and only yellow or red (there, so that this module needs no pydantic: the command line
+imports it for exit codes before it knows whether it will read a config).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, PlainSerializer
 
 
 class Level(enum.IntEnum):
@@ -24,15 +22,3 @@ class Level(enum.IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
-
-
-def _raised(value: Any) -> Any:
-    if isinstance(value, Level) and value in (Level.YELLOW, Level.RED):
-        return value
-    if value in ("yellow", "red"):
-        return Level[str(value).upper()]
-    raise ValueError("a level is 'yellow' or 'red'")
-
-
-# A level a rule raises: "yellow" or "red" in TOML, ``Level.YELLOW``/``Level.RED`` in code.
-RaisedLevel = Annotated[Level, BeforeValidator(_raised), PlainSerializer(lambda level: level.label)]

@@ -6,13 +6,32 @@ health code never sees any other setting.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from threadwatch.health.levels import RaisedLevel
+from threadwatch.health.levels import Level
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS, CountKey, RateKey
 from threadwatch.settings import DAY, Settings
+
+
+def _raised(value: Any) -> Any:
+    if isinstance(value, Level) and value in (Level.YELLOW, Level.RED):
+        return value
+    if value in ("yellow", "red"):
+        return Level[str(value).upper()]
+    raise ValueError("a level is 'yellow' or 'red'")
+
+
+# A level a rule raises: "yellow" or "red" in TOML, ``Level.YELLOW``/``Level.RED`` in code.
+RaisedLevel = Annotated[Level, BeforeValidator(_raised), PlainSerializer(lambda level: level.label)]
 
 _OPERATORS = {"above": ">", "at_least": ">=", "at_most": "<=", "below": "<"}
 
