@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from threadwatch.guard.batch import Batch
+    from threadwatch.guard.eventlog import Field
     from threadwatch.guard.pools import PoolAdapter
 
     PoolMaker = Callable[[ExecutorKind, int], PoolAdapter]
@@ -177,29 +178,24 @@ class _PoolRun:
     def _emit_retry(
         self, event: str, index: int | None, attempt: int, delay: float, error: BaseException
     ) -> None:
-        emit(
-            logging.WARNING,
-            event,
-            ("batch", self.batch.batch_id),
-            *((("index", index),) if index is not None else ()),
-            ("executor", self.kind.value),
-            ("attempt", attempt),
-            ("attempts", self._attempts(event)),
-            ("delay", f"{max(0.0, delay):.3f}"),
-            ("error", type(error).__name__),
-            ("message", str(error)),
-        )
+        self._emit_attempt(event, index, error, ("attempt", attempt),
+                           ("attempts", self._attempts(event)), ("delay", f"{max(0.0, delay):.3f}"))
 
     def _emit_give_up(
         self, event: str, index: int | None, attempt: int, error: BaseException
     ) -> None:
+        self._emit_attempt(event, index, error, ("attempts", attempt))
+
+    def _emit_attempt(self, event: str, index: int | None, error: BaseException,
+                      *fields: Field) -> None:
+        """A retry or give-up line: the batch, item and executor, ``fields``, the error."""
         emit(
             logging.WARNING,
             event,
             ("batch", self.batch.batch_id),
             *((("index", index),) if index is not None else ()),
             ("executor", self.kind.value),
-            ("attempts", attempt),
+            *fields,
             ("error", type(error).__name__),
             ("message", str(error)),
         )
