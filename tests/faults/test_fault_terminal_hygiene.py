@@ -44,6 +44,7 @@ count = "memory_errors"
 at_least = 1
 why = "memory \\u001b]0;PWNED\\u0007 gone \\u202eevil"
 [alerts]
+inhibit = []  # the level alert of a memory error is what this test follows
 hold_seconds = 0
 group_wait_seconds = 0
 host = "host\\u001b[2J"

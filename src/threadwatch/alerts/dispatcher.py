@@ -15,6 +15,10 @@ saves the checkpoints of the lines, so a line whose alert is still inside ``grou
 never past its checkpoint with the alert only in memory. A new dispatcher on the same file sends
 a saved group at its first tick.
 
+Alerts pass the ``Inhibitor`` (``inhibit.py``) on their way into the group: an inhibited
+alert is held, not grouped (and taken out of the group if its firing waits there), and sent when
+its inhibition ends. At ``flush`` the group is split by sink (``routing.py``).
+
 Firing alerts are remembered in the state file; a new dispatcher on the same file resumes
 them (repeats and resolution, no second *firing*), and the senders deliver what an earlier
 process left pending, one thread per sink.
@@ -35,8 +39,10 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from threadwatch.alerts.inhibit import Inhibited, Inhibitor, held_alerts
 from threadwatch.alerts.model import Alert, Notification, Status, Transition
 from threadwatch.alerts.outbox import Outbox
+from threadwatch.alerts.routing import Router
 from threadwatch.alerts.rules import AlertRules
 from threadwatch.alerts.sender import BackgroundSender, Sender, SinkState, stop_all
 from threadwatch.alerts.settings import AlertsConfig
@@ -87,6 +93,13 @@ class AlertDispatcher:
                 active[alert.key] = (alert, opened)
         for alert, sent_at in active.values():
             self._rules.restore(alert, sent_at, self._now)
+        # inhibited alerts resume inhibited (not sent again while their source fires)
+        held = [entry for entry in outbox.inhibited() if entry.alert.key not in active]
+        for entry in held:
+            self._rules.restore(entry.alert, entry.since, self._now)
+        self._inhibitor = Inhibitor(config, self._rules)
+        self._inhibitor.restore([alert for alert, _ in active.values()], held)
+        self._router = Router(config, self._sinks, outbox.routed())
         self._group: dict[str, Alert] = {alert.key: alert for alert in saved}
         # a saved group waited long enough already: the first tick sends it
         self._group_opened = float("-inf") if saved else 0.0
@@ -100,6 +113,10 @@ class AlertDispatcher:
             self._background = [BackgroundSender(one, clock) for one in self.sender.sinks]
             for thread in self._background:
                 thread.start()
+
+    def inhibited(self) -> list[Inhibited]:
+        """The firing alerts not sent because another alert inhibits them."""
+        return held_alerts(self._inhibitor.held)
 
     def sink_states(self) -> list[SinkState]:
         """How delivery to each sink is going (ok, or failing since when and why)."""
@@ -179,6 +196,9 @@ class AlertDispatcher:
             elif self._group_changed:
                 self._outbox.save_group(list(self._group.values()), self._group_opened)
                 self._group_changed = False
+            if self._inhibitor.changed:
+                self._outbox.save_inhibited(held_alerts(self._inhibitor.held))
+                self._inhibitor.saved()
         except OutboxError as exc:  # the group is kept: the next call tries again
             if not self._failing:
                 log.warning("alerts: %s; %d alert(s) kept in memory, retrying", exc,
@@ -192,16 +212,19 @@ class AlertDispatcher:
 
     # -- grouping ---------------------------------------------------------------------------
 
-    def flush(self, now: float) -> Notification | None:
-        """Send the current group now (without waiting for group_wait); return it.
+    def flush(self, now: float) -> list[Notification]:
+        """Send the current group now (without waiting for group_wait); return the stored
+        notifications (one per distinct set of alerts the sinks get, ``routing.py``).
 
         Raises:
             OutboxError: it could not be stored; the group stays as it was, to flush again.
         """
         if not self._group:
-            return None
+            return []
         alerts = tuple(self._group.values())
-        stored = self._outbox.enqueue(Notification(alerts, now, self._host), self._sinks)
+        routes = self._router.route(Notification(alerts, now, self._host))
+        stored = self._outbox.enqueue_routed(routes)
+        self._router.sent(routes)
         self._group.clear()
         self._group_changed = False
         for thread in self._background:
@@ -209,6 +232,12 @@ class AlertDispatcher:
         return stored
 
     def _add(self, alerts: Sequence[Alert], now: float) -> None:
+        alerts = self._inhibitor.step(alerts, now)
+        for key in self._inhibitor.held.keys() & self._group.keys():
+            if self._group[key].transition is Transition.FIRING:  # not sent yet: taken back
+                del self._group[key]
+                self._inhibitor.untell(key)
+                self._group_changed = True
         for alert in alerts:
             self._group_changed = True
             if not self._group:

@@ -8,6 +8,8 @@ Tables (created if missing; other parts of threadwatch keep their own tables in 
                      last_attempt_at, last_error, done_at)   state: pending|delivered|failed
     alert_active(key, body, sent_at)                   firing alerts, to resume after a restart
     alert_group(id, opened_at, body)                   the group still in ``group_wait`` (one row)
+    alert_inhibited(key, body, inhibited_by, since)    firing alerts not sent (``inhibit.py``)
+    alert_routed(key, sink)                            which sink was told of which firing alert
 
 The group is saved whenever it changes, before the checkpoints of the lines that made it are
 (the dispatcher hears of lines before ``tail`` saves their checkpoints), so a ``kill -9`` inside
@@ -37,7 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from threadwatch.alerts.model import Alert, Notification, new_notification_id
+from threadwatch.alerts.inhibit import Inhibited
+from threadwatch.alerts.model import Alert, Notification, Status, new_notification_id
 from threadwatch.errors import OutboxError
 from threadwatch.statefile import open_read_only, open_sqlite
 
@@ -70,6 +73,17 @@ CREATE TABLE IF NOT EXISTS alert_group (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     opened_at REAL NOT NULL,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_inhibited (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    inhibited_by TEXT NOT NULL,
+    since REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_routed (
+    key TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    PRIMARY KEY (key, sink)
 );
 """
 
@@ -159,22 +173,58 @@ class Outbox:
         Raises:
             OutboxError: it could not be stored (nothing was: the transaction is rolled back).
         """
-        if notification.id is None:
-            notification = dataclasses.replace(notification, id=new_notification_id())
+        return self.enqueue_routed([(notification, tuple(sinks))])[0]
+
+    def enqueue_routed(self, routes: Sequence[tuple[Notification, Sequence[str]]]
+                       ) -> list[Notification]:
+        """``enqueue`` for the parts of one group split by sink (``routing.py``), in one
+        transaction: each notification with a delivery per sink of its own; which sink was
+        told of which firing alert is remembered (``alert_routed``).
+
+        Raises:
+            OutboxError: nothing was stored (the transaction is rolled back).
+        """
+        stored = []
         with self._using("write"), self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute(
-                "INSERT INTO alert_notifications (created_at, body) VALUES (?, ?)",
-                (notification.created_at, notification.to_json()))
-            stored = dataclasses.replace(notification, number=cursor.lastrowid)
-            self._db.executemany(
-                "INSERT INTO alert_deliveries (notification_id, sink, state, next_attempt_at)"
-                " VALUES (?, ?, ?, ?)",
-                [(stored.number, sink, PENDING, notification.created_at) for sink in sinks])
-            for alert in notification.alerts:
-                self._remember(alert, notification.created_at)
+            for given, sinks in routes:
+                notification = given if given.id is not None else dataclasses.replace(
+                    given, id=new_notification_id())
+                cursor = self._db.execute(
+                    "INSERT INTO alert_notifications (created_at, body) VALUES (?, ?)",
+                    (notification.created_at, notification.to_json()))
+                stored.append(dataclasses.replace(notification, number=cursor.lastrowid))
+                self._db.executemany(
+                    "INSERT INTO alert_deliveries (notification_id, sink, state,"
+                    " next_attempt_at) VALUES (?, ?, ?, ?)",
+                    [(cursor.lastrowid, sink, PENDING, notification.created_at)
+                     for sink in sinks])
+                for alert in notification.alerts:
+                    self._remember(alert, notification.created_at)
+                    self._route(alert, sinks)
             self._db.execute("DELETE FROM alert_group")
         return stored
+
+    def _route(self, alert: Alert, sinks: Sequence[str]) -> None:
+        if alert.status is Status.RESOLVED:
+            self._db.execute("DELETE FROM alert_routed WHERE key = ?", (alert.key,))
+        else:
+            self._db.executemany("INSERT OR IGNORE INTO alert_routed (key, sink) VALUES (?, ?)",
+                                 [(alert.key, sink) for sink in sinks])
+
+    def save_inhibited(self, held: Sequence[Inhibited]) -> None:
+        """Replace the saved inhibited alerts.
+
+        Raises:
+            OutboxError: they could not be saved (the previous ones are kept).
+        """
+        with self._using("write"), self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM alert_inhibited")
+            self._db.executemany(
+                "INSERT INTO alert_inhibited (key, body, inhibited_by, since) VALUES (?, ?, ?, ?)",
+                [(entry.alert.key, Notification((entry.alert,), entry.since, "").to_json(),
+                  entry.by, entry.since) for entry in held])
 
     def save_group(self, alerts: Sequence[Alert], opened_at: float) -> None:
         """Replace the saved group (none if ``alerts`` is empty).
@@ -279,6 +329,23 @@ class Outbox:
             rows = self._db.execute("SELECT body, sent_at FROM alert_active ORDER BY key")
             return [(Notification.from_json(body).alerts[0], float(sent_at))
                     for body, sent_at in rows.fetchall()]
+
+    def inhibited(self) -> list[Inhibited]:
+        """The firing alerts that are inhibited, as last saved (key order)."""
+        with self._using("read"):
+            rows = self._db.execute(
+                "SELECT body, inhibited_by, since FROM alert_inhibited ORDER BY key").fetchall()
+        return [Inhibited(Notification.from_json(body).alerts[0], str(by), float(since))
+                for body, by, since in rows]
+
+    def routed(self) -> dict[str, set[str]]:
+        """Per sink, the keys of the firing alerts it was told of."""
+        with self._using("read"):
+            rows = self._db.execute("SELECT key, sink FROM alert_routed").fetchall()
+        found: dict[str, set[str]] = {}
+        for key, sink in rows:
+            found.setdefault(str(sink), set()).add(str(key))
+        return found
 
     def saved_group(self) -> tuple[list[Alert], float]:
         """The group saved by ``save_group`` and when it was opened (``[]`` if none)."""

@@ -126,6 +126,25 @@ class AlertRules:
         """Scopes with an open level episode (pending or firing)."""
         return [e.scope for e in self._episodes.values() if e.rule == LEVEL_RULE]
 
+    def open_alerts(self) -> list[tuple[Alert, bool]]:
+        """Every open episode as an alert of its current state (no samples), and whether it
+        fires (else it is pending): what inhibition is judged on. Nothing changes."""
+        return [(Alert(key=e.key, rule=e.rule, status=Status.FIRING, transition=Transition.REPEAT,
+                       level=_label(e.level), scope=e.scope, summary=e.summary,
+                       starts_at=e.since, reasons=e.reasons, occurrences=e.occurrences),
+                 e.firing) for e in self._episodes.values()]
+
+    def send_now(self, key: str, transition: Transition, at: float,
+                 previous: Level | None = None) -> Alert | None:
+        """The firing episode ``key`` as sent at ``at`` (its inhibition ended), or None if it
+        is not firing; ``previous``: the level it was last sent at (an escalation)."""
+        episode = self._episodes.get(key)
+        if episode is None or not episode.firing:
+            return None
+        episode.notified_level = episode.level
+        episode.last_sent_at = at
+        return self._alert(episode, transition, previous=previous)
+
     def restore(self, alert: Alert, sent_at: float, now: float) -> None:
         """Re-open a firing episode saved before a restart, so it repeats and resolves
         instead of firing a second time."""

@@ -11,13 +11,15 @@ when given, is not empty.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PlainValidator, SerializeAsAny, model_validator
 
+from threadwatch.alerts.model import LEVEL_RULE
 from threadwatch.alerts.sinks.registry import SinkSettings, validate_sink
 from threadwatch.events import Kind
 from threadwatch.health.levels import Level
+from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
 from threadwatch.health.settings import RaisedLevel
 from threadwatch.settings import DAY, HOUR, WEEK, Settings
 
@@ -33,6 +35,21 @@ class EventRuleConfig(Settings):
     kinds: tuple[Kind, ...] = Field(min_length=1)
     level: RaisedLevel = Level.RED
     summary: str = ""
+
+
+METRICS = frozenset((*COUNT_KEYS, *RATE_KEYS))
+
+
+class InhibitRuleConfig(Settings):
+    """``[[alerts.inhibit]]``: while an alert of a ``sources`` rule fires, alerts of the
+    ``targets`` rules in the same run (``equal``) are not sent; a level target only while every
+    reason it has is one of ``metrics`` (empty: whatever its reasons)."""
+
+    sources: tuple[str, ...] = Field(min_length=1)
+    targets: tuple[str, ...] = Field((LEVEL_RULE,), min_length=1)
+    metrics: tuple[str, ...] = ()
+    # "run": the files of one run (NAME.log, NAME.err); "source": the same file; "any": any.
+    equal: Literal["run", "source", "any"] = "run"
 
 
 class DeliveryConfig(Settings):
@@ -55,6 +72,20 @@ def _default_event_rules() -> tuple[EventRuleConfig, ...]:
     )
 
 
+# A memory error fails the samples of its batch (or times them out under memory pressure),
+# breaks the process pool (the batch goes on in threads or sequentially) and ends run_batt
+# mid-task (cut off, stalled): a level alert that only says so is the same page.
+_MEMORY_ERROR_METRICS = ("memory_errors", "sample_failures", "sample_timeouts", "cut_off_runs",
+                         "stalled", "sequential", "process_pool_used")
+
+
+def _default_inhibit_rules() -> tuple[InhibitRuleConfig, ...]:
+    return (
+        InhibitRuleConfig(sources=("memory-error",), metrics=_MEMORY_ERROR_METRICS),
+        InhibitRuleConfig(sources=("thread-cleanup-keyerror",), metrics=("thread_keyerror",)),
+    )
+
+
 class AlertsConfig(Settings):
     """``[alerts]``: hold, repeat and grouping times, event rules, sinks and delivery."""
 
@@ -69,6 +100,9 @@ class AlertsConfig(Settings):
     # Host label of every alert; empty means this machine's host name.
     host: str = ""
     events: tuple[EventRuleConfig, ...] = Field(default_factory=_default_event_rules)
+    inhibit: tuple[InhibitRuleConfig, ...] = Field(default_factory=_default_inhibit_rules)
+    # total's level alert is not sent while only one run has an alert: it would say the same.
+    inhibit_total: bool = True
     sinks: dict[str, SinkConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = DeliveryConfig()
 
@@ -77,10 +111,28 @@ class AlertsConfig(Settings):
         names = [rule.name for rule in self.events]
         if len(names) != len(set(names)):
             raise ValueError("event rule names must be unique")
+        rules = (LEVEL_RULE, *names)
+        if "inhibit" not in self.model_fields_set:  # the defaults of the event rules still there
+            kept = tuple(rule for rule in self.inhibit if set(rule.sources) <= set(rules))
+            object.__setattr__(self, "inhibit", kept)  # frozen: set once, while validating
+        for number, inhibit in enumerate(self.inhibit, 1):
+            for field in ("sources", "targets"):
+                _known(f"inhibit rule {number}: {field}", getattr(inhibit, field), rules)
+            unknown = [metric for metric in inhibit.metrics if metric not in METRICS]
+            if unknown:
+                raise ValueError(f"inhibit rule {number}: metrics: unknown {unknown[0]!r}"
+                                 " (a count or rate name, as [[rules]] use them)")
         for name, sink in self.sinks.items():
             if not name or not name.replace("-", "").replace("_", "").isalnum():
                 raise ValueError(f"sink name {name!r}: use letters, digits, '-' and '_'")
+            _known(f"sink {name!r}: rules", sink.rules, rules)
             conflict = sink.conflict(repeat_seconds=self.repeat_seconds)
             if conflict is not None:
                 raise ValueError(f"sink {name!r}: {conflict}")
         return self
+
+
+def _known(where: str, given: tuple[str, ...], rules: tuple[str, ...]) -> None:
+    unknown = [name for name in given if name not in rules]
+    if unknown:
+        raise ValueError(f"{where}: unknown rule {unknown[0]!r} (known: {', '.join(rules)})")

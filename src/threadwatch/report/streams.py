@@ -23,7 +23,6 @@ does: ``docs/porting-run_batt.md``).
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 
@@ -31,7 +30,7 @@ from threadwatch.config import Config
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import Tally, named_guard_batch
 from threadwatch.report.engine import SourceScan, scan_one
-from threadwatch.sources.files import COMPRESSED_SUFFIXES, STDIN
+from threadwatch.sources.files import STDIN, run_stem
 
 __all__ = ["join_run_streams", "run_stem"]
 
@@ -39,16 +38,6 @@ _STARTS = (Kind.TASK_START, Kind.BATCH)
 
 Key = tuple[str, int]
 Segment = tuple[Key | None, list[Event]]
-
-
-def run_stem(path: str) -> str:
-    """``dir/NAME`` for ``dir/NAME.log``, ``dir/NAME.err`` and ``dir/NAME.log.gz``."""
-    folder, name = os.path.split(path)
-    for suffix in COMPRESSED_SUFFIXES:
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return os.path.join(folder, os.path.splitext(name)[0])
 
 
 def join_run_streams(scans: Sequence[SourceScan], config: Config) -> list[SourceScan]:

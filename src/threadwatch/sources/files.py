@@ -40,6 +40,17 @@ GLOB_CHARS = frozenset("*?[")
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
+def run_stem(path: str) -> str:
+    """``dir/NAME`` for ``dir/NAME.log``, ``dir/NAME.err`` and ``dir/NAME.log.gz``: the files of
+    one run (its standard output and standard error, as operators capture them) share it."""
+    folder, name = os.path.split(path)
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return os.path.join(folder, os.path.splitext(name)[0])
+
+
 class UnsupportedCompression(OSError):
     """A compressed file in a format that cannot be decompressed (its ``strerror`` says so)."""
 

@@ -31,6 +31,7 @@ from pydantic import Field, TypeAdapter
 
 from threadwatch.alerts.secrets import Secret
 from threadwatch.alerts.sinks.base import Sink
+from threadwatch.health.settings import RaisedLevel
 from threadwatch.settings import HOUR, Settings
 
 
@@ -43,6 +44,12 @@ class SinkSettings(Settings):
     verify_tls: bool = True
     # Pause between two messages to the same sink (Slack asks for about one a second).
     min_interval_seconds: float = Field(0.0, ge=0, le=HOUR)
+    # Routing (``alerts/routing.py``): the alerts this sink is sent. None: the [alerts] one.
+    min_level: RaisedLevel | None = None
+    # Globs over scopes: a source's path or its file name, or "total".
+    scopes: tuple[str, ...] = Field(("*",), min_length=1)
+    # Alert rules by name ("level", or an [[alerts.events]] name); empty: every rule.
+    rules: tuple[str, ...] = ()
 
     def conflict(self, *, repeat_seconds: float) -> str | None:
         """What in these settings cannot work with the ``[alerts]`` table's, or None."""
