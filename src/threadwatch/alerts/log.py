@@ -7,10 +7,11 @@ cannot write, while ``tail`` runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threadwatch.alerts.inhibit import Inhibited
 from threadwatch.alerts.model import Notification, iso_time
 from threadwatch.alerts.outbox import DELIVERED, FAILED, PENDING, Delivery, Outbox
 from threadwatch.errors import ThreadwatchError
@@ -24,12 +25,14 @@ class AlertLog:
 
     Attributes:
         missing: the state file did not exist (no ``tail`` has run with it yet).
+        inhibited: firing alerts not sent because another alert inhibits them.
     """
 
     notifications: list[Notification]
     deliveries: list[Delivery]
     counts: dict[str, int]
     missing: Path | None = None
+    inhibited: list[Inhibited] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,12 @@ class AlertLog:
                  "last_error": d.last_error,
                  "done_at": None if d.done_at is None else iso_time(d.done_at)}
                 for d in self.deliveries
+            ],
+            "inhibited": [
+                {"key": entry.alert.key, "level": entry.alert.level,
+                 "scope": entry.alert.scope, "summary": entry.alert.summary,
+                 "inhibited_by": entry.by, "since": iso_time(entry.since)}
+                for entry in self.inhibited
             ],
         }
 
@@ -73,7 +82,8 @@ def read_alert_log(state_path: str | Path, limit: int = 20, *,
         raise ThreadwatchError(f"{path} is not a state file")
     outbox = Outbox(path, read_only=True)
     try:
-        return AlertLog(outbox.notifications(limit), outbox.deliveries(limit), outbox.counts())
+        return AlertLog(outbox.notifications(limit), outbox.deliveries(limit), outbox.counts(),
+                        inhibited=outbox.inhibited())
     finally:
         outbox.close()
 
@@ -92,6 +102,10 @@ def format_alert_log(log: AlertLog) -> list[str]:
                          f"{alert.summary}")
     if not log.notifications:
         lines.append("  (none)")
+    if log.inhibited:
+        lines += ["", "inhibited (firing, not sent while the alert named fires):"]
+        lines += [f"  {entry.alert.level:<6} {entry.alert.key} by {entry.by} since "
+                  f"{iso_time(entry.since)}" for entry in log.inhibited]
     lines += ["", "deliveries:"]
     for d in log.deliveries:
         error = f" — {d.last_error}" if d.last_error else ""

@@ -93,7 +93,7 @@ class AlertsConfig(Settings):
     repeat_seconds: float = Field(3600.0, ge=1, le=WEEK)
     group_wait_seconds: float = Field(10.0, ge=0, le=HOUR)
     # An event alert resolves after this long without a new matching event.
-    event_quiet_seconds: float = Field(600.0, gt=0, le=WEEK)
+    event_quiet_seconds: float = Field(1200.0, gt=0, le=WEEK)
     # Levels that fire: "yellow" (yellow and red) or "red" (red only).
     min_level: RaisedLevel = Level.YELLOW
     max_samples: int = Field(5, ge=0, le=50)
