@@ -55,3 +55,35 @@ def test_show_hides_secrets_written_out(tmp_path: Path) -> None:
     for secret in ("pa55", "s3cr3t", "hmac-k3y", "hooks.example"):
         assert secret not in result.stdout
     assert result.stdout.count('"<hidden>"') == 2
+
+
+def test_check_says_each_inhibit_and_routing_problem_on_one_line(tmp_path: Path) -> None:
+    files = {
+        "source.toml": '[[alerts.inhibit]]\nsources = ["nope"]\n',
+        "metric.toml": '[[alerts.inhibit]]\nsources = ["memory-error"]\nmetrics = ["bogus"]\n',
+        "equal.toml": '[[alerts.inhibit]]\nsources = ["level"]\nequal = "host"\n',
+        "level.toml": '[alerts.sinks.a]\ntype = "webhook"\nurl = "${A}"\nmin_level = "green"\n',
+        "rule.toml": '[alerts.sinks.a]\ntype = "webhook"\nurl = "${A}"\nrules = ["zzz"]\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run("check", *(str(tmp_path / name) for name in files))
+    assert result.returncode == 3
+    known = "(known: level, thread-cleanup-keyerror, memory-error)"
+    assert result.stderr.splitlines() == [f"threadwatch: invalid config {tmp_path / name}: {line}"
+                                          for name, line in zip(files, [
+        f"alerts: inhibit rule 1: sources: unknown rule 'nope' {known}",
+        "alerts: inhibit rule 1: metrics: unknown 'bogus' (a count or rate name, as [[rules]]"
+        " use them)",
+        "alerts.inhibit.0.equal: Input should be 'run', 'source' or 'any'",
+        "alerts.sinks.a.min_level: a level is 'yellow' or 'red'",
+        f"alerts: sink 'a': rules: unknown rule 'zzz' {known}",
+    ], strict=True)]
+
+
+def test_the_default_inhibit_entries_follow_the_event_rules_a_config_keeps(
+        tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[alerts.events]]\nname = "memory-error"\nkinds = ["memory_error"]\n')
+    assert [rule.sources for rule in load_config(mine).alerts.inhibit] == [("memory-error",)]
+    assert run("check", str(mine)).returncode == 0

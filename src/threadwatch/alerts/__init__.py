@@ -3,7 +3,9 @@
     settings.py     the [alerts] config models
     model.py        Alert, Notification (immutable; JSON round-trip)
     rules.py        the state machine: hold, escalate, repeat, resolve, event rules
-    dispatcher.py   the tail Consumer: rules → groups → outbox; build_alert_consumer()
+    inhibit.py      inhibition: an alert that fires holds back those of the same root cause
+    routing.py      per-sink routing: which alerts of a notification each sink is sent
+    dispatcher.py   the tail Consumer: rules → inhibition → groups → routing → outbox
     outbox.py       durable outbox in the SQLite state file
     sender.py       delivery: backoff, Retry-After, per-sink interval, one thread per sink
     secrets.py      ${VAR} expansion; Secret hides values

@@ -112,7 +112,9 @@ class AlertsConfig(Settings):
         if len(names) != len(set(names)):
             raise ValueError("event rule names must be unique")
         rules = (LEVEL_RULE, *names)
-        if "inhibit" not in self.model_fields_set:  # the defaults of the event rules still there
+        # The default entries (also what the bundled file states) name the default event
+        # rules: those of the event rules a config keeps stay.
+        if self.inhibit == _default_inhibit_rules():
             kept = tuple(rule for rule in self.inhibit if set(rule.sources) <= set(rules))
             object.__setattr__(self, "inhibit", kept)  # frozen: set once, while validating
         for number, inhibit in enumerate(self.inhibit, 1):
