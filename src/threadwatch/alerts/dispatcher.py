@@ -140,20 +140,22 @@ class AlertDispatcher:
         at = max((change.at for change in changes), default=self._now)
         self._now = max(self._now, at)
         seen = set()
+        made: list[Alert] = []  # judged for inhibition together, once every level is in
         for scope_health in health:
             seen.add(scope_health.scope)
-            self._add(self._rules.observe_level(
-                scope_health.scope, scope_health.verdict.level, scope_health, at), at)
+            made += self._rules.observe_level(scope_health.scope, scope_health.verdict.level,
+                                              scope_health, at)
         for change in changes:
             if change.scope not in seen:
                 seen.add(change.scope)
-                self._add(self._rules.observe_level(change.scope, change.current,
-                                                    change.health, at), at)
+                made += self._rules.observe_level(change.scope, change.current, change.health,
+                                                  at)
         if health:
             # A scope tail no longer reports (its file is gone) is over: resolve it.
             for scope in self._rules.level_scopes():
                 if scope not in seen:
-                    self._add(self._rules.observe_level(scope, Level.GREEN, None, at), at)
+                    made += self._rules.observe_level(scope, Level.GREEN, None, at)
+        self._add(made, at)
         self._settle(at, send=False)
 
     def tick(self, now: float) -> None:

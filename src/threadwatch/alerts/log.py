@@ -51,7 +51,8 @@ class AlertLog:
             ],
             "inhibited": [
                 {"key": entry.alert.key, "level": entry.alert.level,
-                 "scope": entry.alert.scope, "summary": entry.alert.summary,
+                 "scope": entry.alert.scope,
+                 "reasons": [reason.text for reason in entry.alert.reasons],
                  "inhibited_by": entry.by, "since": iso_time(entry.since)}
                 for entry in self.inhibited
             ],
