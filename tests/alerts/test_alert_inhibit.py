@@ -217,6 +217,9 @@ def test_a_target_that_rose_while_inhibited_is_sent_escalated_when_released(
     run.memory_error()
     run.level(LOG, Level.RED, FAILURES, NO_POOL)
     run.run_for(620)
+    # not when it rose (its source fired), but when the source resolved
+    assert run.sent()[-2:] == [(f"event:memory-error:{LOG}", "resolved"),
+                               (f"level:{LOG}", "escalated")]
     [alert] = [a for n in run.sink.sent for a in n.alerts if a.key == f"level:{LOG}"
                and a.transition is Transition.ESCALATED]
     assert (alert.level, alert.previous_level) == ("red", "yellow")
