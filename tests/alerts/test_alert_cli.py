@@ -62,6 +62,22 @@ def test_alert_test_with_one_accepting_sink_exits_0(tmp_path: Path,
     assert (result.returncode, result.stdout) == (0, "good: ok (accepted)\n")
 
 
+def test_alert_test_sends_to_sinks_whose_routing_would_not_take_it(
+        tmp_path: Path, httpserver: HTTPServer) -> None:
+    """The test alert is yellow, of rule alert-test, scope "threadwatch alert-test": routing
+    would send it to neither sink; alert-test tries the sinks themselves."""
+    httpserver.expect_request("/red").respond_with_data("ok")
+    httpserver.expect_request("/mem").respond_with_data("ok")
+    (tmp_path / "c.toml").write_text(
+        '[alerts.sinks.red]\ntype = "webhook"\nurl = "${TW_RED_URL}"\nmin_level = "red"\n'
+        '[alerts.sinks.mem]\ntype = "webhook"\nurl = "${TW_MEM_URL}"\nscopes = ["*.log"]\n'
+        'rules = ["memory-error"]\n')
+    result = run("alert-test", "--config", str(tmp_path / "c.toml"), env={
+        "TW_RED_URL": httpserver.url_for("/red"), "TW_MEM_URL": httpserver.url_for("/mem")})
+    assert (result.returncode, result.stdout) == (0, "red: ok (accepted)\nmem: ok (accepted)\n")
+    assert sorted(request.path for request, _ in httpserver.log) == ["/mem", "/red"]
+
+
 def test_alert_test_without_sinks_is_an_error() -> None:
     result = run("alert-test")
     assert result.returncode == 3
