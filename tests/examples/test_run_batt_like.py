@@ -94,28 +94,32 @@ def guard_lines(folder: Path, event: str) -> list[str]:
 RUNS = {
     # 3 batches, each named by its start line and joined by the guard decision of the same
     # name; process, thread, process as the rule says; 4 + 3 + 5 = 12 samples; demo[3] of
-    # task 2 timed out in its worker; the summary line: one completed run. Process pool used
-    # in 2 of 3 batches (67 % <= 70 %): yellow.
-    "": ("yellow", counts(batches=3, process_pool_used=2, thread_pool_used=1, samples=12,
-                          sample_timeouts=1, runs_completed=1)),
+    # task 2 timed out in its worker; the summary line: one completed run. Tasks 0 and 2 are
+    # large (4 and 5 samples) and both ran on the process pool: 100 %; task 1 (3 samples)
+    # rightly ran on threads and does not count. 1 timeout in 12 samples (8 %): green.
+    "": ("green", counts(batches=3, process_pool_used=2, thread_pool_used=1, large_batches=2,
+                         samples=12, sample_timeouts=1, runs_completed=1)),
     # task 0's demo[0] SIGKILLs its loky worker: loky breaks (TerminatedWorkerError), the
     # guard falls back process -> thread and runs the 4 samples again (demo[0] does not kill
-    # the program's own process): one process-pool fallback, task 0 ends on threads. Process
-    # pool in 1 of 3 batches: yellow.
+    # the program's own process): one process-pool fallback, task 0 ends on threads. A large
+    # batch fell back to threads: process pool in 1 of the 2 large batches (50 %): yellow.
     "kill_worker@0": ("yellow", counts(batches=3, pool_fallback=1, process_pool_fallback=1,
-                                       process_pool_used=1, thread_pool_used=2, samples=12,
-                                       sample_timeouts=1, runs_completed=1)),
+                                       process_pool_used=1, thread_pool_used=2, large_batches=2,
+                                       samples=12, sample_timeouts=1, runs_completed=1)),
     # no loky pool can be made: tasks 0 and 2 each try 3 times (2 retries, then give up: a
     # pool creation failure) and fall back to a thread pool; task 1 needs no process pool.
-    # 4 retries, 2 creation failures (yellow), 2 process-pool fallbacks, all 3 on threads.
+    # 4 retries, 2 creation failures (yellow), 2 process-pool fallbacks, all 3 on threads
+    # (the 2 large batches too: process pool in 0 % of them, yellow as well).
     "pool_creation": ("yellow", counts(batches=3, pool_fallback=2, process_pool_fallback=2,
-                                       thread_pool_used=3, samples=12, sample_timeouts=1,
-                                       runs_completed=1, creation_retries=4,
+                                       thread_pool_used=3, large_batches=2, samples=12,
+                                       sample_timeouts=1, runs_completed=1, creation_retries=4,
                                        pool_creation_failures=2)),
     # 45 idle threads + the main thread (46, between 40 and 60): every batch sequential for
-    # overload; overload and sequential rates 100 %: red.
+    # overload; overload and sequential rates 100 %: red. Tasks 0 and 2 are large by their
+    # size all the same (the guard's decisions say 4 and 5 items).
     "overload": ("red", counts(batches=3, overload=3, threads_40_60=3, sequential=3,
-                               samples=12, sample_timeouts=1, runs_completed=1)),
+                               large_batches=2, samples=12, sample_timeouts=1,
+                               runs_completed=1)),
 }
 
 
@@ -159,8 +163,9 @@ def test_a_memory_error_under_ulimit_v_stops_the_run_and_is_counted(tmp_path: Pa
     # them printed before the stop does not matter); one memory error and one failed sample,
     # each said by the guard and by the program, counted once; no summary: cut off. Red.
     judged = report(tmp_path)
-    assert judged["counts"] == counts(batches=1, process_pool_used=1, samples=4,
-                                      sample_failures=1, memory_errors=1, cut_off_runs=1)
+    assert judged["counts"] == counts(batches=1, process_pool_used=1, large_batches=1,
+                                      samples=4, sample_failures=1, memory_errors=1,
+                                      cut_off_runs=1)
     assert judged["level"] == "red"
     (done,) = guard_lines(tmp_path, "batch_done")
     assert " memory_errors=1 stopped=memory_error" in done
@@ -217,5 +222,6 @@ def test_sigterm_mid_batch_cancels_the_batch_and_the_run_is_cut_off(tmp_path: Pa
     # task 0 only: one batch, process (batch_done); 4 samples; the hung sample was cancelled,
     # which is neither a failure nor a timeout; no summary: cut off. Red.
     judged = report(tmp_path)
-    assert judged["counts"] == counts(batches=1, process_pool_used=1, samples=4, cut_off_runs=1)
+    assert judged["counts"] == counts(batches=1, process_pool_used=1, large_batches=1,
+                                      samples=4, cut_off_runs=1)
     assert judged["level"] == "red"

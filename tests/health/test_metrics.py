@@ -43,6 +43,39 @@ def test_fewer_than_four_samples_ran_in_a_thread_pool() -> None:
     assert (counts["process_pool_used"], counts["thread_pool_used"]) == (0, 1)
 
 
+def test_large_batches_are_those_the_rule_sends_to_a_process_pool() -> None:
+    text = (
+        batch("00000001", 0, 3)  # 3 samples: rightly on threads, not large
+        + batch("00000002", 1, 4)  # 4 samples: large, on the process pool
+        # 5 samples, but the process pool failed: large, ended on threads
+        + batch("00000003", 2, 5, "run_batt.py:601: -- ProcessPoolExecutor failed "
+                "(OSError: [Errno 12] Cannot allocate memory), trying ThreadPoolExecutor")
+        + batch("00000004", 3, 0)  # killed before a sample line: size unknown, not large
+    )
+    counts = counts_of(text)
+    assert (counts["batches"], counts["large_batches"]) == (4, 2)
+    assert (counts["process_pool_used"], counts["thread_pool_used"]) == (1, 2)
+    assert rates_of(counts)["process_pool_used"] == 0.5  # 1 of the 2 large batches
+
+
+def test_only_small_batches_have_no_process_pool_share() -> None:
+    counts = counts_of(batch("00000001", 0, 2) + batch("00000002", 1, 3))
+    assert (counts["thread_pool_used"], counts["large_batches"]) == (2, 0)
+    assert rates_of(counts)["process_pool_used"] is None
+
+
+def test_a_named_guard_batch_is_large_by_its_item_count() -> None:
+    # the decision says 6 items, the program printed 2 of them; the guard fell back to threads
+    counts = counts_of(guarded("0ca9ddb6", 0, 6, executor="thread", samples=2))
+    assert (counts["thread_pool_used"], counts["large_batches"]) == (1, 1)
+
+
+def test_a_batch_that_ran_on_a_process_pool_is_large_whatever_its_size() -> None:
+    # a guard whose own process_min_batch is 2: the share's part stays within its whole
+    counts = counts_of(guarded("0ca9ddb6", 0, 2))
+    assert (counts["process_pool_used"], counts["large_batches"]) == (1, 1)
+
+
 def test_a_repeated_sample_counts_once() -> None:
     text = batch("00000001", 0, 3) + "<dynamic-code>:512: demo[2] - 00000001 - 1\n"
     assert counts_of(text)["thread_pool_used"] == 1
@@ -148,7 +181,11 @@ def test_rates_divide_by_batches_and_are_none_without_batches() -> None:
     assert rates_of(counts) == dict.fromkeys(RATE_KEYS)
     counts.update(batches=4, overload=1, sequential=2, process_pool_used=1)
     rates = rates_of(counts)
-    assert (rates["overload"], rates["sequential"], rates["process_pool_used"]) == (0.25, 0.5, 0.25)
+    assert (rates["overload"], rates["sequential"]) == (0.25, 0.5)
+    # the process-pool share divides by the large batches: none here, so no share
+    assert rates["process_pool_used"] is None
+    counts["large_batches"] = 2
+    assert rates_of(counts)["process_pool_used"] == 0.5
 
 
 def test_a_source_split_in_two_parts_merges_to_the_same_counts() -> None:
@@ -353,6 +390,7 @@ def test_count_and_rate_keys_keep_their_names_and_json_order() -> None:
         "thread_keyerror", "thread_errors", "memory_errors", "script_timeouts", "runs_completed",
         "samples", "cut_off_runs", "creation_retries", "thread_creation_failures",
         "pool_creation_failures", "nested_thread_exhaustion", "chunk_timeouts", "stalled",
+        "large_batches",
     )
     assert RATE_KEYS == tuple(RATES) == (
         "overload", "sequential", "process_pool_used", "threads_over_60", "threads_40_60",

@@ -48,9 +48,16 @@ def test_sequential_rate_boundaries() -> None:
     assert verdict(batches=100, sequential=41, process_pool_used=59).level is Level.RED
 
 
-def test_process_pool_rate_at_seventy_percent_is_yellow() -> None:
-    assert verdict(batches=10, process_pool_used=7).level is Level.YELLOW
-    assert verdict(batches=10, process_pool_used=8).level is Level.GREEN
+def test_process_pool_rate_at_seventy_percent_of_large_batches_is_yellow() -> None:
+    assert verdict(batches=10, large_batches=10, process_pool_used=7).level is Level.YELLOW
+    assert verdict(batches=10, large_batches=10, process_pool_used=8).level is Level.GREEN
+    # small batches rightly on threads do not count: 7 of the 8 large ones is 87.5 %
+    assert verdict(batches=20, large_batches=8, process_pool_used=7).level is Level.GREEN
+
+
+def test_no_large_batch_has_no_process_pool_share_to_judge() -> None:
+    result = verdict(batches=10, thread_pool_used=10)
+    assert result.level is Level.GREEN and result.reasons == ()
 
 
 def test_threads_over_60_frequently_is_red() -> None:

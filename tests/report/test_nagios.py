@@ -41,7 +41,7 @@ def test_the_fixtures_read_red_in_one_line_with_every_metric() -> None:
         assert perf[f"{name}_count"][0] == str(count)
     # the ranges are the default rules': overload yellow > 25 %, red > 50 %
     assert perf["overload"] == ("19.05%", "25", "50", "0", "100")
-    # process pool used in 70 % of batches or fewer is yellow: alert *below* 70
+    # process pool used in 70 % of large batches or fewer is yellow: alert *below* 70
     assert perf["process_pool_used"][1:3] == ("70:", "")
     # whole counts, at_least 1: alert above 0 (red for memory errors, yellow for KeyErrors)
     assert perf["memory_errors_count"] == ("1", "", "0", "0", "")

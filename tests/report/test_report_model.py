@@ -34,6 +34,7 @@ EXPECTED = {
     # 5e6f7081 5 → process. One summary line. Each task prints its start line and then the
     # bare batch line (the 2025-10-09 to 10-14 versions): one batch each, not two.
     # samples 5 + 4 + 3 + 6 + 5 = 23; 1 failed and 1 timed out: 4 % each, under 10 %.
+    # Large (4 samples or more): all but 3c4d5e6f = 4, all 4 on the process pool.
     "host-a/tmp_batt_k3J9xQ2mPa_run.log": (
         Level.GREEN,
         counts(
@@ -41,6 +42,7 @@ EXPECTED = {
             batches=5,
             process_pool_used=4,
             thread_pool_used=1,
+            large_batches=4,
             sample_timeouts=1,
             sample_failures=1,
             runs_completed=1,
@@ -48,10 +50,11 @@ EXPECTED = {
     ),
     # one 3.11 cleanup KeyError (caret line); the user traceback ending KeyError: 'x' is not one
     "host-a/tmp_batt_k3J9xQ2mPa_run.err": (Level.YELLOW, counts(thread_keyerror=1)),
-    # rotated previous round: 4 and 5 samples → both process
+    # rotated previous round: 4 and 5 samples → both large, both process
     "host-a/tmp_batt_k3J9xQ2mPa_run.log.1.gz": (
         Level.GREEN,
-        counts(batches=2, process_pool_used=2, runs_completed=1, samples=4 + 5),
+        counts(batches=2, process_pool_used=2, large_batches=2, runs_completed=1,
+               samples=4 + 5),
     ),
     # 8 batches: overload 47/72/65 → 3 sequential (one 40-60, two over 60); c3d4e5f6 process
     # failed → thread; d4e5f607 process failed then thread also failed → sequential; e5f60718
@@ -59,6 +62,9 @@ EXPECTED = {
     # complete sample line → unknown. sequential = 3 + 1 + 1 = 5.
     # samples 5 + 3 + 4 + 5 + 5 + 5 + 2 = 29 (the cut line `demo[0] - 18293a4b -` is none).
     # No run summary after task 7 and the file unchanged for over stall_seconds: cut off.
+    # Large (4 samples or more): a1b2c3d4 (5, sequential for overload), c3d4e5f6 (4),
+    # d4e5f607 (5), e5f60718 (5), f6071829 (5) = 5; not b2c3d4e5 (3), 0718293a (2),
+    # 18293a4b (none).
     "host-b/tmp_batt_Zq81LmNo4R_run.log": (
         Level.RED,
         counts(
@@ -75,6 +81,7 @@ EXPECTED = {
             sequential=5,
             process_pool_used=1,
             thread_pool_used=1,
+            large_batches=5,
             sample_timeouts=2,
             sample_failures=1,
         ),
@@ -92,6 +99,7 @@ EXPECTED = {
     # test0 MemoryError = 3 failed samples (< 4 → thread pool), then the CRITICAL line (one
     # memory error) and the program exits: no summary, so the run was cut off.
     # samples 5 + 4 + 3 = 12, failed 3/12 = 25 %; creation retries 2 (pool) + 1 (thread).
+    # Large: 9a8b7c6d (5) and 8b7c6d5e (4) = 2; 7c6d5e4f (3) is not.
     "host-c/tmp_batt_Pq7RsT2uVw_run.log": (
         Level.RED,
         counts(
@@ -99,6 +107,7 @@ EXPECTED = {
             sequential=1,
             process_pool_used=1,
             thread_pool_used=1,
+            large_batches=2,
             memory_errors=1,
             samples=12,
             sample_failures=3,
@@ -110,7 +119,9 @@ EXPECTED = {
         ),
     ),
     # guard lines: thread batch (item 1 failed), process batch that fell back to a thread
-    # pool, overloaded batch at 46 threads; one suppressed cleanup KeyError
+    # pool, overloaded batch at 46 threads; one suppressed cleanup KeyError. Large: the
+    # batches of 6 and 4 items = 2 (the 3-item thread batch is not), neither on a process pool:
+    # share 0 % (yellow, besides the KeyError)
     "host-c/guarded_app.log": (
         Level.YELLOW,
         counts(
@@ -121,6 +132,7 @@ EXPECTED = {
             process_pool_fallback=1,
             sequential=1,
             thread_pool_used=2,
+            large_batches=2,
             sample_failures=1,
             thread_keyerror=1,
             samples=3 + 6 + 4,  # the items of the three guard batches
@@ -157,7 +169,8 @@ def test_total_is_judged_on_summed_counts(report) -> None:  # type: ignore[no-un
         for key, value in source_counts.items():
             total[key] += value
     assert report.total.counts == total
-    # 21 batches: sequential 7/21 = 33 % (yellow), process 8/21 = 38 % (yellow); memory errors,
+    # 21 batches: sequential 7/21 = 33 % (yellow); 15 large batches (4 + 2 + 5 + 2 + 2), 8 of
+    # them on the process pool: 53 % (yellow); memory errors,
     # a script timeout and two cut-off runs make it red. Samples: 23 + 9 + 29 + 12 + 13 = 86,
     # failed 1 + 1 + 3 + 1 = 6 (7 %), timed out 1 + 2 = 3 (3 %): under 10 %. One pool and one
     # thread creation failure, one nested thread exhaustion: yellow each.

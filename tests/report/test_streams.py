@@ -45,12 +45,14 @@ threadwatch-guard event=batch_done batch=269e22fb-1 executor=thread items=3 ok=3
 """
 # by hand: two batches (one per task, each said by a start line and a guard decision); task 0
 # fell back process -> thread, so both ran in threads; 4 + 3 samples; demo[1]'s failure is
-# said by the guard and by the program: once; one completed run
+# said by the guard and by the program: once; one completed run; task 0 (4 samples) is the
+# one large batch
 EXPECTED = dict.fromkeys(COUNT_KEYS, 0) | {
     "batches": 2,
     "pool_fallback": 1,
     "process_pool_fallback": 1,
     "thread_pool_used": 2,
+    "large_batches": 1,
     "samples": 7,
     "sample_failures": 1,
     "runs_completed": 1,

@@ -43,8 +43,10 @@ Also recognised, outside the table: traceback blocks (`Exception in thread …`,
 
 
 _OPENERS = frozenset({Kind.TASK_START, Kind.BATCH})
-# which executor a batch ended on follows from all its lines (README): not one line's doing
-_INFERRED: frozenset[CountKey] = frozenset({"process_pool_used", "thread_pool_used"})
+# which executor a batch ended on, and whether it was large, follow from all its lines
+# (README): not one line's doing
+_INFERRED: frozenset[CountKey] = frozenset(
+    {"process_pool_used", "thread_pool_used", "large_batches"})
 
 
 def feeds(pattern: MessagePattern) -> tuple[CountKey, ...]:

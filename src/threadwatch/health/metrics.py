@@ -7,6 +7,11 @@ otherwise process pool; a fallback or failure line for the batch overrides that.
 no sample seen and no such line (a run killed mid-batch) has no known executor and counts in
 neither ``process_pool_used`` nor ``thread_pool_used``.
 
+The process-pool share is measured over the batches the rule sends to a process pool: those
+with ``process_min_batch`` samples or more (a named guard batch's item count included), or
+that ran on one, counted in ``large_batches``. A small batch rightly runs on threads and does
+not lower the share; a scope without a large batch has no share (None).
+
 Which line opens a batch depends on the program's version: versions that print the bare
 ``-- {id} - {i} --`` line count it, newer ones print only ``-- {id} - {i} start --``. A task start
 opens the batch and a bare batch line (or a guard ``decision`` line naming the same task) that
@@ -65,7 +70,7 @@ Rates = dict[RateKey, float | None]
 RATES: Mapping[RateKey, tuple[CountKey, CountKey]] = {
     "overload": ("overload", "batches"),
     "sequential": ("sequential", "batches"),
-    "process_pool_used": ("process_pool_used", "batches"),
+    "process_pool_used": ("process_pool_used", "large_batches"),
     "threads_over_60": ("threads_over_60", "batches"),
     "threads_40_60": ("threads_40_60", "batches"),
     "sample_failures": ("sample_failures", "samples"),
@@ -206,15 +211,10 @@ class Tally:
         """Executor counts of the batches still open, as the rule reads them now, for those
         counted in one of the ``within`` dicts (a live window counts them before they close)."""
         live = {id(counts) for counts in within}
-        counts: Counts = {"process_pool_used": 0, "thread_pool_used": 0}
+        counts: Counts = {"process_pool_used": 0, "thread_pool_used": 0, "large_batches": 0}
         for batch in self._open.values():
-            if id(batch.counts) not in live:
-                continue
-            executor = self._executor_of(batch)
-            if executor is Executor.PROCESS:
-                counts["process_pool_used"] += 1
-            elif executor is Executor.THREAD:
-                counts["thread_pool_used"] += 1
+            if id(batch.counts) in live:
+                self._count_executor(batch, counts)
         return counts
 
     def live_state(self, bucket_of: Mapping[int, int]) -> dict[str, Any]:
@@ -317,11 +317,19 @@ class Tally:
         return batch.executor
 
     def _close(self, batch: _Batch) -> None:
+        self._count_executor(batch, batch.counts)
+
+    def _count_executor(self, batch: _Batch, counts: Counts) -> None:
+        """Count the batch's executor, and whether it was large enough for a process pool
+        (by the program's rule, or it ran on one: the share's part is always in its whole)."""
         executor = self._executor_of(batch)
         if executor is Executor.PROCESS:
-            batch.counts["process_pool_used"] += 1
+            counts["process_pool_used"] += 1
         elif executor is Executor.THREAD:
-            batch.counts["thread_pool_used"] += 1
+            counts["thread_pool_used"] += 1
+        if (executor is Executor.PROCESS
+                or max(len(batch.samples), batch.floor) >= self._min_process):
+            counts["large_batches"] += 1
 
     def _attribute(self, task_id: str | None, executor: Executor | None, sample: Sample) -> None:
         """Apply an executor override or a sample to the batch it belongs to: the task's

@@ -11,7 +11,8 @@ Families (README, "Prometheus"):
 
 * ``threadwatch_events_total{scope,count}`` — counter: each count key since this tail started.
   Counted apart from the window (a tally per source that never forgets), so it only goes up: a
-  batch's executor counts (``process_pool_used``, ``thread_pool_used``) when the batch ends,
+  batch's executor counts (``process_pool_used``, ``thread_pool_used``, ``large_batches``) when
+  the batch ends,
   ``stalled`` each time a source stalls. A restart of ``tail`` starts again at 0 (a counter
   reset, which ``rate()`` and ``increase()`` handle).
 * ``threadwatch_window_events{scope,count}`` — gauge: the counts over ``[tail]

@@ -56,6 +56,8 @@ CountKey = Literal[
     "nested_thread_exhaustion",
     "chunk_timeouts",
     "stalled",
+    # the denominator of the process_pool_used rate (batches large enough for a process pool)
+    "large_batches",
 ]
 COUNT_KEYS: tuple[CountKey, ...] = get_args(CountKey)
 
