@@ -71,9 +71,10 @@ def test_user_file_overrides_one_key_and_keeps_the_rest(tmp_path: Path) -> None:
     [
         ("[inference]\nprocess_min_batch = 'four'\n", "inference.process_min_batch"),
         ("[inference]\nprocess_min_bach = 4\n", "inference.process_min_bach"),
-        ("[[rules]]\nlevel = 'red'\nrate = 'overlord'\nabove = 0.5\n", "rules.0"),
-        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\n", "rules.0"),
-        ("[[rules]]\nlevel = 'orange'\ncount = 'memory_errors'\nabove = 1\n", "rules.0.level"),
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\nrate = 'overlord'\nabove = 0.5\n", "rules.0"),
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\ncount = 'memory_errors'\n", "rules.0"),
+        ("[[rules]]\nname = 'mine'\nlevel = 'orange'\ncount = 'memory_errors'\nabove = 1\n",
+         "rules.0.level"),
         ("[tail]\nwindow_seconds = 60\nbucket_seconds = 120\n", "tail"),
     ],
 )
@@ -199,22 +200,23 @@ def test_the_shipped_config_documents_each_range_next_to_its_key(
          "alerts.sinks.hook.secret", "empty"),
         ('[alerts.sinks.hook]\ntype = "webhook"\nurl = "${U}"\nsecret = "  "\n',
          "alerts.sinks.hook.secret", "empty"),
-        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nat_least = nan\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\ncount = 'memory_errors'\nat_least = nan\n",
          "rules.0.at_least", "finite number"),
-        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nabove = 50\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\nrate = 'overload'\nabove = 50\n",
          "rules.0.above", "50 looks like a percentage: write 0.5"),
-        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nat_least = 2.5\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\nrate = 'overload'\nat_least = 2.5\n",
          "rules.0.at_least", "2.5 looks like a percentage: write 0.025"),
-        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nat_most = -0.1\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\nrate = 'overload'\nat_most = -0.1\n",
          "rules.0.at_most", "a rate is a fraction from 0 to 1"),
-        ("[[rules]]\nlevel = 'red'\nrate = 'overload'\nabove = 500\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\nrate = 'overload'\nabove = 500\n",
          "rules.0.above", "a rate is a fraction from 0 to 1"),
-        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nat_least = 1.5\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\ncount = 'memory_errors'\nat_least = 1.5\n",
          "rules.0.at_least", "whole number"),
-        ("[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nat_least = -1\n",
+        ("[[rules]]\nname = 'mine'\nlevel = 'red'\ncount = 'memory_errors'\nat_least = -1\n",
          "rules.0.at_least", "whole number"),
         # a rule without a metric is named for that, not for its threshold
-        ("[[rules]]\nlevel = 'red'\nabove = 50\n", "rules.0", "exactly one of 'rate' or 'count'"),
+        ("replace_default_rules = true\n[[rules]]\nlevel = 'red'\nabove = 50\n", "rules.0",
+         "exactly one of 'rate' or 'count'"),
         ("[runs]\nstall_seconds = 0\n", "runs.stall_seconds", "greater than 0"),
         ("[tail]\npoll_seconds = 1e-9\n", "tail.poll_seconds", "greater than or equal to 0.01"),
         ("[tail]\nmax_open_files = -1\n", "tail.max_open_files", "greater than or equal to 1"),
@@ -235,12 +237,13 @@ def test_a_value_out_of_range_is_named_with_its_key(
 def test_the_edges_of_the_ranges_are_allowed(tmp_path: Path) -> None:
     path = tmp_path / "ok.toml"
     path.write_text(
+        "replace_default_rules = true\n"
         "[tail]\nwindow_seconds = 100\nbucket_seconds = 0.1\n"
         "[alerts]\nrepeat_seconds = 3600\n"
         '[alerts.sinks.fleet]\ntype = "alertmanager"\nurl = "${U}"\nfiring_ttl_seconds = 86400\n'
-        "[[rules]]\nlevel = 'red'\nrate = 'overload'\nabove = 1\n"
-        "[[rules]]\nlevel = 'red'\nrate = 'overload'\nbelow = 0\n"
-        "[[rules]]\nlevel = 'red'\ncount = 'memory_errors'\nabove = 0\n"
+        "[[rules]]\nname = 'mine-12'\nlevel = 'red'\nrate = 'overload'\nabove = 1\n"
+        "[[rules]]\nname = 'mine-13'\nlevel = 'red'\nrate = 'overload'\nbelow = 0\n"
+        "[[rules]]\nname = 'mine-14'\nlevel = 'red'\ncount = 'memory_errors'\nabove = 0\n"
     )
     config = load_config(path)
     assert config.tail.bucket_seconds == 0.1
@@ -252,7 +255,7 @@ def test_every_problem_of_a_file_is_listed_at_once(tmp_path: Path) -> None:
         "[tail]\nwindow_seconds = inf\n"
         "[alerts]\nhold_seconds = -1\n"
         '[alerts.sinks.hook]\ntype = "webhook"\nurl = "${U}"\nsecret = ""\n'
-        "[[rules]]\nlevel = 'yellow'\nrate = 'sequential'\nat_least = 25\n"
+        "[[rules]]\nname = 'mine'\nlevel = 'yellow'\nrate = 'sequential'\nat_least = 25\n"
     ))
     assert [key for key, _ in error.problems] == [
         "tail.window_seconds", "alerts.hold_seconds", "alerts.sinks.hook.secret",

@@ -7,7 +7,8 @@ this module, above every stage, puts them together (``Config``) and reads the fi
 
 The defaults live in ``default_config.toml`` (shipped in the package; ``config/threadwatch.toml``
 in the repository is the same file). A user's file is read *over* the defaults: tables are
-merged key by key, and a ``rules`` list, when given, replaces the default rules.
+merged key by key, and ``[[rules]]`` entries change, disable or add rules by name
+(``health/ruleset.py``), or replace the default rules with ``replace_default_rules = true``.
 
 Every value is checked before anything runs: numbers are finite (no ``inf``, no ``nan``) and
 within the range documented next to each key in ``default_config.toml`` (durations more than 0
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.sinks.registry import sink_types
 from threadwatch.errors import ConfigError
+from threadwatch.health.ruleset import merge_rules
 from threadwatch.health.settings import InferenceConfig, Rule, RunsConfig
 from threadwatch.parse.settings import ParseConfig
 from threadwatch.settings import Settings
@@ -46,7 +48,19 @@ class Config(Settings):
     runs: RunsConfig = RunsConfig()
     tail: TailConfig = TailConfig()
     alerts: AlertsConfig = AlertsConfig()
+    # the file's [[rules]] are the whole rule set (as before rules had names)
+    replace_default_rules: bool = False
     rules: tuple[Rule, ...] = ()
+
+    @field_validator("rules")
+    @classmethod
+    def _names_differ(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.name in seen:
+                raise ValueError(f"two rules named {rule.name!r}: give each a name of its own")
+            seen.add(rule.name)
+        return rules
 
 
 def _read_toml(path: str, text: str) -> dict[str, Any]:
@@ -66,16 +80,26 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _validate(path: str, data: dict[str, Any]) -> Config:
+def _validate(path: str, data: dict[str, Any], rule_origin: list[int | None] | None = None,
+              more: list[tuple[str, str]] | None = None) -> Config:
+    """The configuration of ``data``; ``rule_origin`` maps a rule's place to the file's entry
+    it came from (problems name that one), ``more`` are problems found before."""
+    problems: list[tuple[str | None, str]] = list(more or ())
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = [(_key(error["loc"]), _problem(error["msg"])) for error in exc.errors()]
-        raise ConfigError(path, *problems[0], more=problems[1:]) from exc
+        problems[:0] = [(_key(error["loc"], rule_origin), _problem(error["msg"]))
+                        for error in exc.errors()]
+    if problems:
+        raise ConfigError(path, *problems[0], more=problems[1:])
+    return config
 
 
-def _key(loc: tuple[int | str, ...]) -> str | None:
+def _key(loc: tuple[int | str, ...], rule_origin: list[int | None] | None = None) -> str | None:
     parts = [str(part) for part in loc]
+    if (rule_origin is not None and len(loc) > 1 and loc[0] == "rules"
+            and isinstance(loc[1], int) and loc[1] < len(rule_origin)):
+        parts[1] = str(rule_origin[loc[1]] if rule_origin[loc[1]] is not None else loc[1])
     # a sink's type is pydantic's union tag in the location (alerts.sinks.NAME.TYPE.key):
     # the user wrote alerts.sinks.NAME.key
     if parts[:2] == ["alerts", "sinks"] and len(parts) > 4 and parts[3] in sink_types():
@@ -106,7 +130,15 @@ def load_config(path: str | Path | None = None) -> Config:
         text = Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(name, None, f"cannot read it ({exc})") from exc
-    return _validate(name, _merge(defaults, _read_toml(name, text)))
+    given = _read_toml(name, text)
+    data = _merge(defaults, given)
+    rules = given.get("rules", [] if given.get("replace_default_rules") is True else None)
+    if not isinstance(rules, list):
+        return _validate(name, data)  # no [[rules]]: the defaults; not a list: the model says
+    merged = merge_rules(defaults["rules"], rules,
+                         replace=given.get("replace_default_rules") is True)
+    data["rules"] = merged.entries
+    return _validate(name, data, merged.origin, merged.problems)
 
 
 _SECRET_KEYS = frozenset({"url", "secret"})

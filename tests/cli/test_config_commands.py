@@ -18,8 +18,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_says_valid_or_lists_every_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[tail]\nwindow_seconds = inf\n\n[[rules]]\nlevel = "red"\n'
-                   'rate = "overload"\nabove = 50\n')
+    bad.write_text('[tail]\nwindow_seconds = inf\n\n[[rules]]\nname = "overload-red"\n'
+                   'above = 50\n')
     good = REPO / "config" / "threadwatch.toml"
     result = run("check", str(good))
     assert (result.returncode, result.stdout, result.stderr) == (0, f"{good}: valid\n", "")

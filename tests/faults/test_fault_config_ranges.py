@@ -30,8 +30,7 @@ url = "${HOOK_URL}"
 secret = ""
 
 [[rules]]
-level = "red"
-rate = "overload"
+name = "overload-red"
 above = 50
 """
 

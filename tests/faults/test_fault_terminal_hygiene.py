@@ -39,6 +39,7 @@ poll_seconds = 0.05
 sweep_seconds = 0.2
 refresh_seconds = 0.1
 [[rules]]
+name = "memory-errors-red"
 level = "red"
 count = "memory_errors"
 at_least = 1

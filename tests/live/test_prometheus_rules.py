@@ -28,19 +28,22 @@ CUSTOM = """
 [alerts]
 hold_seconds = 90
 [[rules]]
-level = "yellow"
-rate = "process_pool_used"
+name = "process-pool-used-yellow"
 below = 0.3
 why = "few batches on the process pool"
+hold_seconds = 300
 [[rules]]
+name = "chunk-timeouts-red"
 level = "red"
 count = "chunk_timeouts"
 above = 2
 why = "chunks time out"
 [[rules]]
-level = "yellow"
-count = "chunk_timeouts"
+name = "chunk-timeouts-yellow"
 above = 2
+[[rules]]
+name = "stalled-red"
+enabled = false
 """
 
 
@@ -83,12 +86,21 @@ def series(rule: Rule, scope: str) -> str:
             f'job="threadwatch"}}')
 
 
+def enabled(rules: tuple[Rule, ...]) -> list[Rule]:
+    return [rule for rule in rules if rule.enabled]
+
+
+def hold_of(rule: Rule, hold_seconds: float) -> float:
+    return hold_seconds if rule.hold_seconds is None else rule.hold_seconds
+
+
 def unit_tests(rules: tuple[Rule, ...], alerts: list[dict[str, Any]],
                hold_seconds: float) -> dict[str, Any]:
-    """A ``promtool test rules`` file: one test per rule."""
-    minutes = math.ceil(hold_seconds / 60) + 1  # past the hold time
+    """A ``promtool test rules`` file: one test per enabled rule."""
     tests = []
-    for rule, alert in zip(rules, alerts, strict=True):
+    for rule, alert in zip(enabled(rules), alerts, strict=True):
+        hold = hold_of(rule, hold_seconds)
+        minutes = math.ceil(hold / 60) + 1  # past the hold time
         crossing, safe = crossing_and_safe(rule)
         inputs = [{"series": series(rule, "/logs/bad.log"),
                    "values": f"{crossing!r}x{minutes + 5}"}]
@@ -99,7 +111,8 @@ def unit_tests(rules: tuple[Rule, ...], alerts: list[dict[str, Any]],
         fired = {
             "exp_labels": {"scope": "/logs/bad.log", label: rule.metric,
                            "instance": "batt1:9464", "job": "threadwatch",
-                           "severity": {"yellow": "warning", "red": "critical"}[rule.level.label]},
+                           "severity": {"yellow": "warning", "red": "critical"}[rule.level.label],
+                           "rule": rule.name},
             "exp_annotations": {
                 "summary": alert["summary"].replace("{{ $labels.scope }}", "/logs/bad.log"),
                 "description": rule.why or alert["description"],
@@ -107,7 +120,7 @@ def unit_tests(rules: tuple[Rule, ...], alerts: list[dict[str, Any]],
         }
         checks = [{"eval_time": f"{minutes}m", "alertname": alert["alert"],
                    "exp_alerts": [fired]}]
-        if hold_seconds >= 60:
+        if hold >= 60:
             checks.append({"eval_time": "0m", "alertname": alert["alert"], "exp_alerts": []})
         tests.append({"interval": "1m", "input_series": inputs, "alert_rule_test": checks})
     return {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests}
@@ -127,13 +140,13 @@ def test_one_alert_per_rule_with_hold_severity_and_why(config_args: list[str]) -
     result = run_rules("--format", "prometheus", *config_args)
     assert result.returncode == 0, result.stderr
     alerts = alerts_of(result.stdout)
-    assert len(alerts) == len(config.rules) > 0
+    assert len(alerts) == len(enabled(config.rules)) > 0
     assert len({alert["alert"] for alert in alerts}) == len(alerts)  # names are unique
-    hold = f"{config.alerts.hold_seconds:g}s"
-    for rule, alert in zip(config.rules, alerts, strict=True):
+    for rule, alert in zip(enabled(config.rules), alerts, strict=True):
         operator, threshold = rule.comparison
-        assert alert["for"] == hold
+        assert alert["for"] == f"{hold_of(rule, config.alerts.hold_seconds):g}s"
         assert alert["severity"] == {"yellow": "warning", "red": "critical"}[rule.level.label]
+        assert alert["rule"] == rule.name
         assert f'"{rule.metric}"}} {operator} ' in alert["expr"]
         assert float(alert["expr"].rsplit(" ", 1)[1]) == threshold
         if rule.why:
@@ -150,7 +163,7 @@ def test_promtool_checks_and_tests_every_rule(config_args: list[str], tmp_path: 
     check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert f"SUCCESS: {len(config.rules)} rules found" in check.stdout
+    assert f"SUCCESS: {len(enabled(config.rules))} rules found" in check.stdout
     tests = unit_tests(config.rules, alerts_of(text), config.alerts.hold_seconds)
     (tmp_path / "tests.yml").write_text(json.dumps(tests, indent=1))  # JSON is YAML
     run = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path,
@@ -179,7 +192,7 @@ def test_promtool_test_fails_when_a_rule_is_off(tmp_path: Path) -> None:
 
 def test_a_bad_config_is_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[[rules]]\nlevel = "red"\nrate = "overload"\nabove = 50\n')
+    path.write_text('[[rules]]\nname = "overload-red"\nabove = 50\n')
     result = run_rules("--config", str(path))
     assert result.returncode == 3
     assert result.stderr.startswith("threadwatch: ") and "percentage" in result.stderr

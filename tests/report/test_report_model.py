@@ -204,7 +204,9 @@ def test_json_has_the_documented_shape(report) -> None:  # type: ignore[no-untyp
         "operator",
         "threshold",
         "why",
+        "rule",
     }
+    assert data["reasons"][0]["rule"] == "memory-errors-red"
 
 
 def test_parallel_scan_of_a_split_file_matches_the_serial_scan(

@@ -48,7 +48,8 @@ def iso_time(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class AlertReason:
-    """Why an alert fires: the metric, its value, the comparison and a human line."""
+    """Why an alert fires: the metric, its value, the comparison, a human line and the name
+    of the rule (a ``[[rules]]`` rule, or the event rule)."""
 
     metric: str
     kind: str  # "rate", "count" or "event"
@@ -57,29 +58,30 @@ class AlertReason:
     threshold: float
     why: str
     text: str
+    rule: str = ""  # empty in alerts stored before rules had names
 
     @classmethod
     def from_reason(cls, reason: Reason) -> AlertReason:
         return cls(reason.metric, "rate" if reason.is_rate else "count", reason.value,
-                   reason.operator, reason.threshold, reason.why, reason.describe())
+                   reason.operator, reason.threshold, reason.why, reason.describe(), reason.rule)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric, "kind": self.kind, "value": self.value,
             "operator": self.operator, "threshold": self.threshold, "why": self.why,
-            "text": self.text,
+            "text": self.text, "rule": self.rule,
         }
 
     def escaped(self) -> AlertReason:
         """This reason with its texts through ``safe_text``."""
         return dataclasses.replace(self, metric=safe_text(self.metric), why=safe_text(self.why),
-                                   text=safe_text(self.text))
+                                   text=safe_text(self.text), rule=safe_text(self.rule))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlertReason:
         return cls(str(data["metric"]), str(data["kind"]), float(data["value"]),
                    str(data["operator"]), float(data["threshold"]), str(data["why"]),
-                   str(data["text"]))
+                   str(data["text"]), str(data.get("rule", "")))
 
 
 @dataclass(frozen=True)

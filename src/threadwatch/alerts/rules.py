@@ -7,9 +7,13 @@ Level alerts (key ``level:<scope>``), one episode per scope:
                              └──green before hold: dropped  │ └ repeat every repeat_seconds
                                 (a flap, never sent)        └ yellow→red: escalated, at once
 
-"Bad" is yellow or red (or red only, with ``min_level = "red"``). A red→yellow step while firing
-sends nothing (the next repeat shows it), and a later yellow→red step in the same episode does
-not escalate again: flapping between levels must not flood. Unknown (no batches left in the
+"Bad" is yellow or red (or red only, with ``min_level = "red"``). The alert's level is that of
+the worst reason that has held: a reason of a rule with a ``hold_seconds`` of its own once the
+rule has given it without a break for that long, any other once the scope has been bad for
+``[alerts] hold_seconds`` (so, without holds of their own, a yellow→red step while firing
+escalates at once). A red→yellow step while firing sends nothing (the next repeat shows it),
+and a later yellow→red step in the same episode does not escalate again: flapping between
+levels must not flood. Unknown (no batches left in the
 window) counts as not bad, so an episode whose run has stopped resolves.
 
 Event alerts (key ``event:<rule>:<source>``) fire at once on a matching event, fold later
@@ -27,6 +31,7 @@ from threadwatch.alerts.model import LEVEL_RULE, Alert, AlertReason, Status, Tra
 from threadwatch.alerts.settings import AlertsConfig, EventRuleConfig
 from threadwatch.events import Event, Kind
 from threadwatch.health.levels import Level
+from threadwatch.health.rules import Reason
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import ScopeHealth
 from threadwatch.parse.patterns import ROUTINE_KINDS
@@ -50,6 +55,10 @@ class _Episode:
     occurrences: int = 0
     reasons: tuple[AlertReason, ...] = ()
     samples: deque[str] = field(default_factory=deque)
+    # a level episode: the verdict's reasons last observed, and since when each rule with a
+    # hold of its own has given its reason without a break
+    current: tuple[Reason, ...] = ()
+    held_since: dict[str, float] = field(default_factory=dict)
 
 
 def _label(level: Level) -> str:
@@ -101,20 +110,14 @@ class AlertRules:
         key = f"{LEVEL_RULE}:{scope}"
         episode = self._episodes.get(key)
         if level in (Level.YELLOW, Level.RED) and level >= self._min:
-            reasons = () if health is None else tuple(
-                AlertReason.from_reason(r) for r in health.verdict.reasons)
             if episode is None:
-                self._episodes[key] = _Episode(key, LEVEL_RULE, scope, "", level, at,
-                                               self._config.hold_seconds, reasons=reasons)
+                episode = self._episodes[key] = _Episode(key, LEVEL_RULE, scope, "", level, at,
+                                                         self._config.hold_seconds)
+            _observe_reasons(episode, level, () if health is None else health.verdict.reasons,
+                             at)
+            if not episode.firing:
                 return []
-            episode.level = level
-            episode.reasons = reasons or episode.reasons
-            if episode.firing and level > episode.notified_level:
-                previous = episode.notified_level
-                episode.notified_level = level
-                episode.last_sent_at = at
-                return [self._alert(episode, Transition.ESCALATED, previous=previous)]
-            return []
+            return self._escalation(episode, at)
         if episode is None:
             return []
         del self._episodes[key]
@@ -164,11 +167,13 @@ class AlertRules:
         alerts = []
         for key, episode in list(self._episodes.items()):
             if not episode.firing:
-                if now - episode.since >= episode.hold:
+                if self._due_to_fire(episode, now):
                     episode.firing = True
                     episode.notified_level = episode.level
                     episode.last_sent_at = now
                     alerts.append(self._alert(episode, Transition.FIRING))
+            elif episode.rule == LEVEL_RULE and (escalated := self._escalation(episode, now)):
+                alerts += escalated
             elif (episode.rule != LEVEL_RULE
                   and now - episode.last_event_at >= self._config.event_quiet_seconds):
                 del self._episodes[key]
@@ -186,6 +191,34 @@ class AlertRules:
 
     # -- helpers --------------------------------------------------------------------------
 
+    def _held(self, episode: _Episode, now: float) -> bool:
+        """Set a level episode's level and reasons to the reasons that have held their hold
+        at ``now``; False (nothing changed) when none has."""
+        if not episode.current:  # no reasons known: the scope's level, held as a whole
+            return now - episode.since >= episode.hold
+        held = [reason for reason in episode.current if (
+            now - episode.held_since[reason.rule] >= reason.hold_seconds
+            if reason.hold_seconds is not None else now - episode.since >= episode.hold)]
+        if not held:
+            return False
+        episode.level = max(reason.level for reason in held)
+        episode.reasons = tuple(AlertReason.from_reason(reason) for reason in held)
+        return True
+
+    def _due_to_fire(self, episode: _Episode, now: float) -> bool:
+        if episode.rule != LEVEL_RULE:
+            return now - episode.since >= episode.hold
+        return self._held(episode, now) and episode.level >= self._min
+
+    def _escalation(self, episode: _Episode, at: float) -> list[Alert]:
+        self._held(episode, at)
+        if episode.level <= episode.notified_level:
+            return []
+        previous = episode.notified_level
+        episode.notified_level = episode.level
+        episode.last_sent_at = at
+        return [self._alert(episode, Transition.ESCALATED, previous=previous)]
+
     def _match(self, rule: EventRuleConfig, event: Event, at: float) -> None:
         key = f"event:{rule.name}:{event.source}"
         episode = self._episodes.get(key)
@@ -202,7 +235,7 @@ class AlertRules:
         kinds = ", ".join(kind.value for kind in rule.kinds)
         episode.reasons = (AlertReason(
             rule.name, "event", episode.occurrences, ">=", 1, rule.summary or rule.name,
-            f"{episode.occurrences} x {kinds}"),)
+            f"{episode.occurrences} x {kinds}", rule.name),)
 
     def _samples(self, episode: _Episode) -> tuple[str, ...]:
         if episode.rule != LEVEL_RULE:
@@ -231,6 +264,23 @@ class AlertRules:
             previous_level=None if previous is None else _label(previous),
             ends_at=ends_at, occurrences=episode.occurrences,
         )
+
+
+def _observe_reasons(episode: _Episode, level: Level, reasons: Sequence[Reason],
+                     at: float) -> None:
+    """A level episode's scope is at ``level`` for ``reasons`` at ``at``: a rule with a hold
+    of its own holds from when it was first seen in an unbroken row of observations."""
+    if not reasons:  # no reasons known: the scope's level stands for them
+        episode.current = ()
+        episode.level = level
+        return
+    episode.current = tuple(reasons)
+    own = {reason.rule for reason in reasons if reason.hold_seconds is not None}
+    for rule in list(episode.held_since):
+        if rule not in own:
+            del episode.held_since[rule]
+    for rule in own:
+        episode.held_since.setdefault(rule, at)
 
 
 def _level_summary(scope: str, level: Level, reasons: Sequence[AlertReason]) -> str:

@@ -17,7 +17,8 @@ from threadwatch.health.settings import Rule
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a level was raised: which metric, its value, the rule's comparison."""
+    """Why a level was raised: which metric, its value, the rule's comparison, the rule's name
+    and its own hold time (None: the alerts' ``hold_seconds``)."""
 
     level: Level
     metric: str
@@ -26,6 +27,8 @@ class Reason:
     operator: str
     threshold: float
     why: str
+    rule: str = ""
+    hold_seconds: float | None = None
 
     def describe(self) -> str:
         """One human line, e.g. ``overload rate 62.0 % > 50.0 %``."""
@@ -42,6 +45,7 @@ class Reason:
             "operator": self.operator,
             "threshold": self.threshold,
             "why": self.why,
+            "rule": self.rule,
         }
 
 
@@ -64,10 +68,13 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 def judge(
     counts: Mapping[CountKey, int], rates: Mapping[RateKey, float | None], rules: Sequence[Rule]
 ) -> Verdict:
-    """Apply every rule; the level is the worst fired, green if none, unknown if nothing seen."""
+    """Apply every enabled rule; the level is the worst fired, green if none, unknown if
+    nothing seen."""
     reasons: list[Reason] = []
     has_batches = counts.get("batches", 0) > 0
     for rule in rules:
+        if not rule.enabled:
+            continue
         if rule.rate is not None:
             rate = rates.get(rule.rate)
             if not has_batches or rate is None:
@@ -80,9 +87,8 @@ def judge(
         op, threshold = rule.comparison
         if _COMPARE[op](value, threshold):
             reasons.append(
-                Reason(
-                    rule.level, rule.metric, rule.is_rate, value, op, threshold, rule.why
-                )
+                Reason(rule.level, rule.metric, rule.is_rate, value, op, threshold, rule.why,
+                       rule.name, rule.hold_seconds)
             )
     reasons.sort(key=lambda reason: -reason.level)
     if reasons:

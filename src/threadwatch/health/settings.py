@@ -6,6 +6,8 @@ health code never sees any other setting.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Protocol
 
 from pydantic import (
@@ -49,9 +51,30 @@ class RunsConfig(Settings):
     stall_seconds: float = Field(120.0, gt=0, le=DAY)
 
 
-class Rule(Settings):
-    """One threshold: a rate or a count, one comparison, the level it raises."""
+_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
+
+def derived_name(data: Mapping[str, Any]) -> str | None:
+    """The name of a rule given without one: its metric and level in kebab-case
+    (``overload-red``), or None when it has no metric or level to name it by."""
+    metric, level = data.get("rate") or data.get("count"), data.get("level")
+    label = level.label if isinstance(level, Level) else level
+    if not isinstance(metric, str) or not isinstance(label, str):
+        return None
+    return f"{metric}-{label}".replace("_", "-").lower()
+
+
+class Rule(Settings):
+    """One threshold: a rate or a count, one comparison, the level it raises.
+
+    ``name`` (kebab-case) is how a configuration changes or disables the rule and how its
+    reasons are shown; a rule built without one is named after its metric and level.
+    ``hold_seconds`` is how long its reason must hold before the scope's alert fires (None:
+    ``[alerts] hold_seconds``). A rule with ``enabled = false`` never fires.
+    """
+
+    name: str = ""
+    enabled: bool = True
     level: RaisedLevel
     rate: RateKey | None = None
     count: CountKey | None = None
@@ -60,6 +83,7 @@ class Rule(Settings):
     at_most: float | None = None
     below: float | None = None
     why: str = ""
+    hold_seconds: float | None = Field(None, ge=0, le=DAY)
 
     @model_validator(mode="before")
     @classmethod
@@ -71,7 +95,18 @@ class Rule(Settings):
                 raise ValueError(f"unknown rate {rate!r}; known: {', '.join(RATE_KEYS)}")
             if isinstance(count, str) and count not in COUNT_KEYS:
                 raise ValueError(f"unknown count {count!r}; known: {', '.join(COUNT_KEYS)}")
+            if not data.get("name"):
+                data = {**data, "name": derived_name(data) or ""}
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _kebab_case(cls, name: str) -> str:
+        if name and not _NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r}: a rule name is kebab-case, lower-case letters and digits joined by"
+                " '-' (e.g. overload-red)")
+        return name
 
     @model_validator(mode="after")
     def _one_metric_one_comparison(self) -> Rule:

@@ -1,11 +1,12 @@
 """``threadwatch rules --format prometheus``: the configured ``[[rules]]`` as a Prometheus
 alerting-rules file over the metrics ``tail --metrics-listen`` serves (``live.metrics``).
 
-One alert per rule, over every scope: a rate rule compares ``threadwatch_ratio{rate=…}``, a
-count rule ``threadwatch_window_events{count=…}`` (the window's counts, which the rules judge
-in ``tail`` too), with the rule's own operator and threshold; ``for:`` is ``[alerts]
-hold_seconds``; ``severity`` is ``warning`` for a yellow rule and ``critical`` for a red one, as
-the Alertmanager sink labels them; annotations carry the rule's ``why``.
+One alert per enabled rule, over every scope: a rate rule compares ``threadwatch_ratio{rate=…}``,
+a count rule ``threadwatch_window_events{count=…}`` (the window's counts, which the rules judge
+in ``tail`` too), with the rule's own operator and threshold; ``for:`` is the rule's own
+``hold_seconds``, else ``[alerts] hold_seconds``; ``severity`` is ``warning`` for a yellow rule
+and ``critical`` for a red one, as the Alertmanager sink labels them, and ``rule`` is the rule's
+name; annotations carry the rule's ``why``.
 
 The file is YAML written by hand: every string is a JSON string, which YAML reads as a
 double-quoted scalar, so no quoting rule of YAML can bite.
@@ -35,11 +36,12 @@ class PromRule:
 
 
 def prometheus_rules(rules: Sequence[Rule], hold_seconds: float) -> list[PromRule]:
-    """The alerting rule of each of ``rules`` (in order; names made unique)."""
-    hold = duration(hold_seconds)
+    """The alerting rule of each enabled rule of ``rules`` (in order; names made unique)."""
     found: list[PromRule] = []
     names: set[str] = set()
     for rule in rules:
+        if not rule.enabled:
+            continue
         operator, threshold = rule.comparison
         family, label = (("threadwatch_ratio", "rate") if rule.is_rate
                          else ("threadwatch_window_events", "count"))
@@ -54,8 +56,8 @@ def prometheus_rules(rules: Sequence[Rule], hold_seconds: float) -> list[PromRul
         found.append(PromRule(
             alert=name,
             expr=f'{family}{{{label}="{rule.metric}"}} {operator} {shown}',
-            hold=hold,
-            labels={"severity": SEVERITY[rule.level.label]},
+            hold=duration(hold_seconds if rule.hold_seconds is None else rule.hold_seconds),
+            labels={"severity": SEVERITY[rule.level.label], "rule": rule.name},
             annotations={
                 "summary": f"{{{{ $labels.scope }}}}: {rule.metric} {kind} {operator} {shown}"
                            f" ({rule.level.label})",

@@ -96,6 +96,8 @@ def report_table(report: Report) -> Group:
     for reason in report.total.verdict.reasons:
         reasons.append("  ")
         reasons.append(reason.level.label.upper(), style=LEVEL_STYLE[reason.level])
+        if reason.rule:  # the name a config changes or disables the rule by
+            reasons.append(f" {safe_text(reason.rule)}:", style="dim")
         reasons.append(f" {safe_text(reason.describe())}")
         reasons.append(f" ({safe_text(reason.why)})\n" if reason.why else "\n")
     if not reasons.plain:
