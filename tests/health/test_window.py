@@ -83,3 +83,24 @@ def test_recent_snapshot_reuses_what_evaluate_judged_while_it_is_fresh() -> None
     assert fresh_enough[-1].counts["batches"] == 1  # as judged at 11
     assert health.recent_snapshot(12.5, max_age=1.0)[-1].counts["batches"] == 2  # too old
     assert health.recent_snapshot(10.5, max_age=1.0)[-1].counts["batches"] == 2  # before it
+
+
+def test_reasons_that_change_without_a_level_change_are_told() -> None:
+    """A rule with a hold of its own holds from when its reason appeared: tail tells the
+    consumers when the rules that fired change, though the level did not."""
+    health = WindowedHealth(load_config(), window_seconds=60, bucket_seconds=10)
+    for task in ("00000001", "00000002", "00000003"):
+        health.add_all(batch("a.log", task, overloaded=False), at=1000)
+    # one batch in four sequential for overload at 50 threads: yellow (sequential, 40-60)
+    health.add_all([Event(Kind.BATCH, "a.log", 9, task_id="00000004"),
+                    Event(Kind.OVERLOAD, "a.log", 10, number=50)], at=1000)
+    assert {c.current for c in health.evaluate(1001)} == {Level.YELLOW}
+    assert health.reasons_moved()
+    assert health.evaluate(1002) == [] and not health.reasons_moved()
+    # a thread-cleanup KeyError: yellow still, one more rule fired
+    health.add(Event(Kind.THREAD_CLEANUP_KEYERROR, "a.log", 11), at=1003)
+    assert health.evaluate(1004) == []
+    assert health.reasons_moved()
+    (_, total) = health.snapshot(1004)
+    assert "thread-keyerror-yellow" in {reason.rule for reason in total.verdict.reasons}
+    assert not health.reasons_moved()

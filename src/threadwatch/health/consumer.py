@@ -27,7 +27,8 @@ class Consumer(Protocol):
         """New events, in source order, observed at ``at``."""
 
     def on_changes(self, changes: Sequence[LevelChange], health: Sequence[ScopeHealth]) -> None:
-        """Scopes whose level changed, with every scope's current health."""
+        """Scopes whose level changed, with every scope's current health; also called with
+        no change when only the reasons of a scope changed (the rules that fired)."""
 
     def tick(self, now: float) -> None:
         """Called regularly (at least once a second) so time-based work can run."""

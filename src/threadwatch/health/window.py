@@ -154,6 +154,7 @@ class WindowedHealth:
         self._stalled: set[str] = set()
         self._unsaved: set[str] = set()  # sources whose state changed since it was saved
         self._judged: tuple[float, list[ScopeHealth]] | None = None  # evaluate's, and when
+        self._rules_fired: dict[str, tuple[str, ...]] = {}  # per scope, at reasons_moved
 
     def add(self, event: Event, at: float) -> None:
         """Count an event observed at time ``at``."""
@@ -294,6 +295,16 @@ class WindowedHealth:
                 self._levels[health.scope] = current
                 changes.append(LevelChange(health.scope, previous, current, health, now))
         return changes
+
+    def reasons_moved(self) -> bool:
+        """Whether the rules that fired in some scope, as the last ``evaluate`` judged them,
+        differ from those at the previous call, though its level may not have changed: a rule
+        with a hold of its own holds from when its reason appeared (``alerts.rules``)."""
+        fired = {health.scope: tuple(reason.rule for reason in health.verdict.reasons)
+                 for health in (self._judged[1] if self._judged is not None else ())}
+        moved = fired != self._rules_fired
+        self._rules_fired = fired
+        return moved
 
     def _health(
         self, scope: str, counts: Counts, last_at: float | None, last: Event | None

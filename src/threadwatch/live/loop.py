@@ -229,7 +229,8 @@ class Tail:
         if now >= self._next_evaluate:
             self._next_evaluate = now + self._config.tail.refresh_seconds
             changes = self.health.evaluate(now)
-            if changes:
+            # reasons that come or go without a level change matter to a rule's own hold
+            if self.health.reasons_moved() or changes:
                 healths = self.health.snapshot(now)
                 for consumer in consumers:
                     consumer.on_changes(changes, healths)
