@@ -161,6 +161,16 @@ def test_config_changes_the_counts(tmp_path: Path) -> None:
     assert result.returncode == 0
 
 
+def test_a_rule_changed_by_name_changes_the_verdict(tmp_path: Path) -> None:
+    config = tmp_path / "tw.toml"
+    # 1 failed sample in 23 (4.3 %): yellow from 4 % on
+    config.write_text('[[rules]]\nname = "sample-failures-yellow"\nat_least = 0.04\n')
+    result = run("report", "--config", str(config), "--format", "json", str(HEALTHY))
+    assert result.returncode == 1
+    (reason,) = json.loads(result.stdout)["reasons"]
+    assert (reason["rule"], reason["threshold"]) == ("sample-failures-yellow", 0.04)
+
+
 def test_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> None:
     evil = tmp_path / "evil\x1b]0;owned\x07\x1b[31m.log"
     evil.write_bytes(HEALTHY.read_bytes())

@@ -87,3 +87,18 @@ def test_the_default_inhibit_entries_follow_the_event_rules_a_config_keeps(
     mine.write_text('[[alerts.events]]\nname = "memory-error"\nkinds = ["memory_error"]\n')
     assert [rule.sources for rule in load_config(mine).alerts.inhibit] == [("memory-error",)]
     assert run("check", str(mine)).returncode == 0
+
+
+def test_show_names_every_rule_and_what_the_file_changed(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[rules]]\nname = "overload-red"\nabove = 0.6\nhold_seconds = 300\n'
+                    '[[rules]]\nname = "process-pool-used-yellow"\nenabled = false\n')
+    result = run("show", "--config", str(mine))
+    assert result.returncode == 0, result.stderr
+    blocks = result.stdout.split("[[rules]]\n")[1:]
+    assert len(blocks) == 20
+    shown = {block.split("\n", 1)[0]: block for block in blocks}
+    assert 'above = 0.6\n' in shown['name = "overload-red"']
+    assert "hold_seconds = 300" in shown['name = "overload-red"']
+    assert "enabled = false" in shown['name = "process-pool-used-yellow"']
+    assert "enabled = true" in shown['name = "memory-errors-red"']

@@ -178,3 +178,16 @@ def test_config_show_reads_back_as_the_same_rules(tmp_path: Path) -> None:
         shown = show_config(config)
         assert 'name = "overload-red"' in shown or 'name = "stalled-red"' in shown
         assert load(tmp_path, shown) == config
+
+
+def test_the_readme_example_changes_one_threshold_and_disables_one_rule(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme[readme.index("**Rules by name.**"):]
+    example = section[section.index("```toml\n") + 8:section.index("```\n", 8)]
+    config = load(tmp_path, example)
+    changed = {rule.name: rule for rule in config.rules}
+    assert changed.pop("overload-red").comparison == (">", 0.6)
+    assert changed.pop("process-pool-used-yellow").enabled is False
+    assert changed.pop("any-thread-error").hold_seconds == 600
+    # every other default rule as it was
+    assert list(changed.values()) == [rule for rule in DEFAULTS.rules if rule.name in changed]
