@@ -80,6 +80,7 @@ def test_report_counts_what_the_guard_really_did(guard_log: Path, tmp_path: Path
         process_pool_fallback=1,
         sequential=1,
         thread_pool_used=2,  # the small batch, and the broken process batch after its fallback
+        large_batches=2,  # 6 and 5 items: the process batch, and the overloaded one
         sample_failures=1,
         samples=3 + 6 + 5,  # the items of the three batches (guard decisions say how many)
         thread_keyerror=1 if sys.version_info >= (3, 11) else 0,
