@@ -70,3 +70,13 @@ def test_nothing_to_judge_is_unknown_and_a_pipe_cannot_end_the_text(tmp_path: Pa
     line = result.stdout.rstrip("\n")
     assert line.startswith("THREADWATCH UNKNOWN - no batch seen in 1 source")
     assert line.count("|") == 1 and perfdata(line)["sample_failures"][0] == "U"
+
+
+def test_the_ranges_follow_rules_changed_or_disabled_by_name(tmp_path: Path) -> None:
+    config = tmp_path / "tw.toml"
+    config.write_text('[[rules]]\nname = "overload-red"\nabove = 0.6\n'
+                      '[[rules]]\nname = "process-pool-used-yellow"\nenabled = false\n')
+    result = run("--format", "nagios", "--config", str(config), str(FIXTURES))
+    perf = perfdata(result.stdout.strip())
+    assert perf["overload"][1:3] == ("25", "60")
+    assert perf["process_pool_used"][1:3] == ("", "")  # no rule on it any more

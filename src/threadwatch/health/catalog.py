@@ -28,7 +28,8 @@ lines about tasks, samples and executors are printed only where run_batt's `DO_P
 host-name switch is on (hosts `simone` and `mbp-2022*` from 2025-11-13; every host from
 2025-10-09 to 2025-11-06; see the README). *Feeds* lists the counts one such line adds to
 (after its task's start line); the README defines each count, and how a batch's executor
-(`process_pool_used`, `thread_pool_used`) follows from all its lines.
+(`process_pool_used`, `thread_pool_used`) and whether it was large enough for a process pool
+(`large_batches`) follow from all its lines.
 
 | kind | example | versions | feeds | meaning |
 |---|---|---|---|---|

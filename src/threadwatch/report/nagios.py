@@ -74,9 +74,11 @@ def _perfdata(total: dict[str, Any], rules: Sequence[Rule]) -> list[str]:
 
 
 def _range(rules: Sequence[Rule], metric: str, level: str, *, is_rate: bool) -> str:
-    """The plugin range of the first ``level`` rule on ``metric`` ('' when there is none)."""
+    """The plugin range of the first enabled ``level`` rule on ``metric`` ('' when there is
+    none)."""
     for rule in rules:
-        if rule.level.label != level or rule.metric != metric or rule.is_rate != is_rate:
+        if (not rule.enabled or rule.level.label != level or rule.metric != metric
+                or rule.is_rate != is_rate):
             continue
         operator, threshold = rule.comparison
         if is_rate:  # percent; > and >= (< and <=) read alike at this precision
