@@ -90,6 +90,7 @@ def _validate(path: str, data: dict[str, Any], rule_origin: list[int | None] | N
     except ValidationError as exc:
         problems[:0] = [(_key(error["loc"], rule_origin), _problem(error["msg"]))
                         for error in exc.errors()]
+        raise ConfigError(path, *problems[0], more=problems[1:]) from exc
     if problems:
         raise ConfigError(path, *problems[0], more=problems[1:])
     return config

@@ -13,8 +13,8 @@ rule has given it without a break for that long, any other once the scope has be
 ``[alerts] hold_seconds`` (so, without holds of their own, a yellow→red step while firing
 escalates at once). A red→yellow step while firing sends nothing (the next repeat shows it),
 and a later yellow→red step in the same episode does not escalate again: flapping between
-levels must not flood. Unknown (no batches left in the
-window) counts as not bad, so an episode whose run has stopped resolves.
+levels must not flood. Unknown (no batches left in the window) counts as not bad, so an
+episode whose run has stopped resolves.
 
 Event alerts (key ``event:<rule>:<source>``) fire at once on a matching event, fold later
 matches into the same episode (counted, newest lines kept as samples), repeat like level
@@ -193,13 +193,13 @@ class AlertRules:
 
     def _held(self, episode: _Episode, now: float) -> bool:
         """Set a level episode's level and reasons to the reasons that have held their hold
-        at ``now``; False (nothing changed) when none has."""
+        at ``now``; False (nothing changed) when none has, or none of ``min_level``."""
         if not episode.current:  # no reasons known: the scope's level, held as a whole
             return now - episode.since >= episode.hold
         held = [reason for reason in episode.current if (
             now - episode.held_since[reason.rule] >= reason.hold_seconds
             if reason.hold_seconds is not None else now - episode.since >= episode.hold)]
-        if not held:
+        if not held or max(reason.level for reason in held) < self._min:
             return False
         episode.level = max(reason.level for reason in held)
         episode.reasons = tuple(AlertReason.from_reason(reason) for reason in held)
@@ -208,7 +208,7 @@ class AlertRules:
     def _due_to_fire(self, episode: _Episode, now: float) -> bool:
         if episode.rule != LEVEL_RULE:
             return now - episode.since >= episode.hold
-        return self._held(episode, now) and episode.level >= self._min
+        return self._held(episode, now)
 
     def _escalation(self, episode: _Episode, at: float) -> list[Alert]:
         self._held(episode, at)
