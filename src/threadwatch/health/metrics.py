@@ -214,7 +214,7 @@ class Tally:
         counts: Counts = {"process_pool_used": 0, "thread_pool_used": 0, "large_batches": 0}
         for batch in self._open.values():
             if id(batch.counts) in live:
-                self._count_executor(batch, counts)
+                self._close(batch, counts)  # counted as if it closed now, into ``counts``
         return counts
 
     def live_state(self, bucket_of: Mapping[int, int]) -> dict[str, Any]:
@@ -316,19 +316,21 @@ class Tally:
             return Executor.PROCESS if many else Executor.THREAD
         return batch.executor
 
-    def _close(self, batch: _Batch) -> None:
-        self._count_executor(batch, batch.counts)
-
-    def _count_executor(self, batch: _Batch, counts: Counts) -> None:
+    def _close(self, batch: _Batch, counts: Counts | None = None) -> None:
         """Count the batch's executor, and whether it was large enough for a process pool
-        (by the program's rule, or it ran on one: the share's part is always in its whole)."""
+        (by the program's rule, or it ran on one: the share's part is always in its whole),
+        in ``counts`` (by default where the batch was counted)."""
+        if counts is None:
+            counts = batch.counts
         executor = self._executor_of(batch)
         if executor is Executor.PROCESS:
             counts["process_pool_used"] += 1
-        elif executor is Executor.THREAD:
+            counts["large_batches"] += 1
+            return
+        if executor is Executor.THREAD:
             counts["thread_pool_used"] += 1
-        if (executor is Executor.PROCESS
-                or max(len(batch.samples), batch.floor) >= self._min_process):
+        minimum = self._min_process
+        if len(batch.samples) >= minimum or batch.floor >= minimum:
             counts["large_batches"] += 1
 
     def _attribute(self, task_id: str | None, executor: Executor | None, sample: Sample) -> None:
