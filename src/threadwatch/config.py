@@ -90,10 +90,19 @@ def _validate(path: str, data: dict[str, Any], rule_origin: list[int | None] | N
     except ValidationError as exc:
         problems[:0] = [(_key(error["loc"], rule_origin), _problem(error["msg"]))
                         for error in exc.errors()]
+        problems.sort(key=_in_file_order)
         raise ConfigError(path, *problems[0], more=problems[1:]) from exc
     if problems:
         raise ConfigError(path, *problems[0], more=problems[1:])
     return config
+
+
+def _in_file_order(problem: tuple[str | None, str]) -> tuple[int, int]:
+    # the rules' problems last (as the rules come last), by the file's [[rules]] entry
+    parts = (problem[0] or "").split(".")
+    if parts[0] != "rules":
+        return (0, 0)
+    return (1, int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1)
 
 
 def _key(loc: tuple[int | str, ...], rule_origin: list[int | None] | None = None) -> str | None:

@@ -162,7 +162,7 @@ def test_a_problem_names_the_entry_of_the_file_and_every_problem_is_listed(
                                '[[rules]]\nname = "stalled-red"\nhold_seconds = -1\n')
     # overload-red is the first rule of the merged set, but the second entry of the file
     assert [key for key, _ in found] == [
-        "tail.window_seconds", "rules.1.above", "rules.3.hold_seconds", "rules.2"]
+        "tail.window_seconds", "rules.1.above", "rules.2", "rules.3.hold_seconds"]
 
 
 def test_config_show_reads_back_as_the_same_rules(tmp_path: Path) -> None:

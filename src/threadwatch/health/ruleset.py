@@ -27,9 +27,9 @@ _METRIC = ("rate", "count")
 _COMPARISON = ("above", "at_least", "at_most", "below")
 
 UNNAMED = (
-    "no name: an entry changes the default rule it names or adds a rule under a new name"
-    " (`threadwatch config show` lists the rules); to replace every default rule with this"
-    " file's rules, as before, put replace_default_rules = true at the top of the file"
+    "no name: give the name of the default rule it changes, or a new name to add a rule"
+    " (`threadwatch config show` lists them); replace_default_rules = true at the top of the"
+    " file replaces all the default rules, as before"
 )
 
 
