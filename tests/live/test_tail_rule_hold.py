@@ -121,9 +121,9 @@ def test_a_reason_appearing_at_the_same_level_fires_after_its_own_hold(
         tail.stop()
         thread.join(20)
     assert not thread.is_alive()
-    fired = [alert for _, body in receiver.accepted for alert in body["alerts"]]
-    assert {alert["scope"] for alert in fired} == {str(log), "total"}
-    for alert in fired:
-        assert (alert["status"], alert["level"]) == ("firing", "yellow")
-        # only the reason that has held its hold: the others hold for an hour
-        assert [reason["rule"] for reason in alert["reasons"]] == ["thread-keyerror-yellow"]
+    # (total, bad only because this source is, is held back by the default inhibition)
+    (alert,) = [alert for _, body in receiver.accepted for alert in body["alerts"]
+                if alert["scope"] == str(log)]
+    assert (alert["status"], alert["level"]) == ("firing", "yellow")
+    # only the reason that has held its hold: the others hold for an hour
+    assert [reason["rule"] for reason in alert["reasons"]] == ["thread-keyerror-yellow"]
