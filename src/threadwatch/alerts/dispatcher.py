@@ -23,6 +23,10 @@ Firing alerts are remembered in the state file; a new dispatcher on the same fil
 them (repeats and resolution, no second *firing*), and the senders deliver what an earlier
 process left pending, one thread per sink.
 
+With ``silences``, each notification passes ``SilenceGate.admit`` as it leaves the group
+(silenced alerts are held back, see ``alerts/muting.py``), and each tick sends again what a
+silence that has ended held back. Held-back alerts are resumed after a restart like firing ones.
+
 When the state file cannot be written (``OutboxError``: locked past the busy timeout, disk
 full), ``flush`` keeps the group in memory and raises; the dispatcher logs it once and tries
 again on every following call until the write succeeds, so nothing is lost while ``tail`` runs
@@ -41,11 +45,13 @@ from pathlib import Path
 
 from threadwatch.alerts.inhibit import Inhibited, Inhibitor, held_alerts
 from threadwatch.alerts.model import Alert, Notification, Status, Transition
+from threadwatch.alerts.muting import SilenceGate
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.routing import Router
 from threadwatch.alerts.rules import AlertRules
 from threadwatch.alerts.sender import BackgroundSender, Sender, SinkState, stop_all
 from threadwatch.alerts.settings import AlertsConfig
+from threadwatch.alerts.silences import SilenceStore
 from threadwatch.alerts.sinks import build_sinks
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.errors import OutboxError
@@ -72,11 +78,14 @@ class AlertDispatcher:
             deliveries itself, synchronously (tests, one-shot use).
         host: the host label; default ``config.host`` or this machine's name.
         rng: jitter source for retries.
+        silences: the silence tables of the state file (closed by ``close``); None: no
+            silences.
     """
 
     def __init__(self, config: AlertsConfig, outbox: Outbox, sinks: Mapping[str, Sink],
                  clock: Clock, *, background: bool = True, host: str | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 silences: SilenceStore | None = None) -> None:
         self._config = config
         self._outbox = outbox
         self._sinks = dict(sinks)
@@ -85,6 +94,10 @@ class AlertDispatcher:
         self._now = clock()
         self._rules = AlertRules(config)
         active = {alert.key: (alert, sent_at) for alert, sent_at in outbox.active()}
+        self._gate = None if silences is None else SilenceGate(
+            silences, {key: alert.level for key, (alert, _) in active.items()})
+        for alert in [] if self._gate is None else self._gate.held():
+            active[alert.key] = (alert, self._now)  # held back: newer than what was sent
         saved, opened = outbox.saved_group()
         for alert in saved:  # newer than what was active: its episode is as the group says
             if alert.status is Status.RESOLVED:
@@ -161,6 +174,7 @@ class AlertDispatcher:
     def tick(self, now: float) -> None:
         self._now = max(self._now, now)
         self._add(self._rules.due(now), now)
+        self._add(self._unsilenced(now), now)
         if self._settle(now) and not self._background:
             self.sender.deliver_due(now)
 
@@ -186,6 +200,8 @@ class AlertDispatcher:
             sink.close()
         if stopped:  # a hung sender thread may still use the connection; the process exit ends it
             self._outbox.close()
+        if self._gate is not None:
+            self._gate.close()
 
     def _settle(self, now: float, *, send: bool = True) -> bool:
         """Send the group if ``send`` and it waited ``group_wait``, else save it if it changed;
@@ -224,14 +240,35 @@ class AlertDispatcher:
         if not self._group:
             return []
         alerts = tuple(self._group.values())
-        routes = self._router.route(Notification(alerts, now, self._host))
-        stored = self._outbox.enqueue_routed(routes)
-        self._router.sent(routes)
+        if self._gate is not None:
+            alerts = tuple(self._gate.admit(alerts, now))
+        if not alerts:  # all held back or dropped: the saved group is done with
+            self._outbox.save_group([], now)
+            stored: list[Notification] = []
+        else:
+            routes = self._router.route(Notification(alerts, now, self._host))
+            stored = self._outbox.enqueue_routed(routes)
+            self._router.sent(routes)
+            if self._gate is not None:
+                self._gate.sent(alerts)
         self._group.clear()
         self._group_changed = False
         for thread in self._background:
             thread.wake()
         return stored
+
+    def _unsilenced(self, now: float) -> list[Alert]:
+        """What silences that ended held back and still fires, as it is now."""
+        if self._gate is None:
+            return []
+        try:
+            free = self._gate.released(now)
+        except OutboxError as exc:  # they stay held: the next tick tries again
+            log.warning("alerts: %s", exc)
+            return []
+        again = (self._rules.current(alert.key, now, self._gate.told_level(alert.key))
+                 for alert in free)
+        return [alert for alert in again if alert is not None]
 
     def _add(self, alerts: Sequence[Alert], now: float) -> None:
         alerts = self._inhibitor.step(alerts, now)
@@ -265,10 +302,15 @@ def build_alert_consumer(config: AlertsConfig, state_path: str | Path,
         ThreadwatchError: the state file cannot be opened.
     """
     sinks = build_sinks(config, os.environ)
+    outbox = silences = None
     try:
         outbox = Outbox(state_path)
+        silences = SilenceStore(state_path)
+        return AlertDispatcher(config, outbox, sinks, clock, silences=silences)
     except Exception:
         for sink in sinks.values():
             sink.close()
+        for opened in (outbox, silences):
+            if opened is not None:
+                opened.close()
         raise
-    return AlertDispatcher(config, outbox, sinks, clock)

@@ -160,6 +160,22 @@ class AlertRules:
                            samples=deque(alert.samples, maxlen=self._config.max_samples))
         self._episodes[alert.key] = episode
 
+    def current(self, key: str, now: float, told_level: str | None = None) -> Alert | None:
+        """The firing alert of ``key`` as it is at ``now``, to send once more after a silence
+        held it back: *firing* if the receivers never heard of it, else a *repeat* (with the
+        level they last heard, ``told_level``, if it differs). Its repeats count from now.
+        None if its episode is over or not firing."""
+        episode = self._episodes.get(key)
+        if episode is None or not episode.firing:
+            return None
+        episode.last_sent_at = now
+        episode.notified_level = episode.level
+        if told_level is None:
+            return self._alert(episode, Transition.FIRING)
+        told = Level.RED if told_level == "red" else Level.YELLOW
+        return self._alert(episode, Transition.REPEAT,
+                           previous=told if told != episode.level else None)
+
     # -- time -----------------------------------------------------------------------------
 
     def due(self, now: float) -> list[Alert]:

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import os
 
-from threadwatch.cli import alerts, config, report, rules, tail  # noqa: F401 - register commands
+from threadwatch.cli import (  # noqa: F401 - register commands
+    alerts,
+    config,
+    report,
+    rules,
+    silence,
+    tail,
+)
 from threadwatch.cli.app import app
 
 __all__ = ["app", "main"]
