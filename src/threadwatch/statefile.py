@@ -101,7 +101,7 @@ def _read_pid(fd: int) -> str | None:
 
 
 def open_read_only(path: Path, prepare: Callable[[sqlite3.Connection], None] | None = None,
-                   **options: Any) -> sqlite3.Connection:
+                   *, warn: bool = True, **options: Any) -> sqlite3.Connection:
     """Open the SQLite file ``path`` for reading only: nothing is written to it, and no file is
     made beside it, so a state file in a folder the reader cannot write can be read.
 
@@ -114,6 +114,7 @@ def open_read_only(path: Path, prepare: Callable[[sqlite3.Connection], None] | N
     Args:
         path: the SQLite file.
         prepare: called with the connection once it is open (e.g. to check the schema).
+        warn: say the fallback on the log (a second reader of the same file need not).
         options: for ``sqlite3.connect``.
 
     Raises:
@@ -133,6 +134,8 @@ def open_read_only(path: Path, prepare: Callable[[sqlite3.Connection], None] | N
     try:
         return open_sqlite(f"{uri}?mode=ro", ready, uri=True, **options)
     except sqlite3.OperationalError as exc:
+        if not warn:
+            return open_sqlite(immutable, ready, uri=True, **options)
         logger.warning("%s: read without its write-ahead log (%s): the newest changes may be"
                        " missing", path, exc)
     return open_sqlite(immutable, ready, uri=True, **options)

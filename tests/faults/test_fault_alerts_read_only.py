@@ -93,7 +93,8 @@ def test_alerts_changes_nothing_in_a_state_file_without_alert_tables(tmp_path: P
     assert as_json.returncode == 0
     assert json.loads(as_json.stdout) == {
         "counts": {"pending": 0, "delivered": 0, "failed": 0},
-        "notifications": [], "deliveries": [], "inhibited": []}
+        "notifications": [], "deliveries": [], "inhibited": [], "silences": [],
+        "silenced": []}
 
 
 def test_alerts_reads_a_state_file_in_a_folder_it_cannot_write(

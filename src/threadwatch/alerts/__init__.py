@@ -7,6 +7,8 @@
     routing.py      per-sink routing: which alerts of a notification each sink is sent
     dispatcher.py   the tail Consumer: rules → inhibition → groups → routing → outbox
     outbox.py       durable outbox in the SQLite state file
+    silences.py     silences: model, globs, durations, their tables in the state file
+    muting.py       what silences hold back, and what is sent when they end
     sender.py       delivery: backoff, Retry-After, per-sink interval, one thread per sink
     secrets.py      ${VAR} expansion; Secret hides values
     sinks/          the Sink protocol, one module per receiver, HTTP with a total deadline

@@ -107,7 +107,7 @@ def read_alert_log(state_path: str | Path, limit: int = 20, *,
         active = [alert for alert, _ in outbox.active()]
     finally:
         outbox.close()
-    store = SilenceStore(path, read_only=True)
+    store = SilenceStore(path, read_only=True, warn=False)  # the outbox's open said it
     try:
         silences, held = store.silences(now), store.held()
     finally:

@@ -211,13 +211,14 @@ class SilenceStore:
         busy_timeout_seconds: how long a write waits for another process's (``tail``'s) lock.
         read_only: only read (``silence list``, ``threadwatch alerts``): nothing is written
             to the file or made beside it; a file without silence tables reads as none.
+        warn: say on the log when a read-only open reads without the write-ahead log.
 
     Raises:
         OutboxError: from the constructor and every method, when SQLite fails.
     """
 
     def __init__(self, path: str | Path, busy_timeout_seconds: float = 5.0, *,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, warn: bool = True) -> None:
         self._path = Path(path)
 
         def prepare(db: sqlite3.Connection) -> None:
@@ -226,13 +227,15 @@ class SilenceStore:
             db.executescript(_SCHEMA)
 
         try:
+            # used by one thread at a time, not always the one that opened it (tail)
             if read_only:
-                self._db = open_read_only(self._path, _stand_in_tables,
-                                          timeout=busy_timeout_seconds, isolation_level=None)
+                self._db = open_read_only(self._path, _stand_in_tables, warn=warn,
+                                          timeout=busy_timeout_seconds, isolation_level=None,
+                                          check_same_thread=False)
             else:
                 make_state_folder(self._path)
                 self._db = open_sqlite(self._path, prepare, timeout=busy_timeout_seconds,
-                                       isolation_level=None)
+                                       isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open silences in {path}: {exc}") from exc
 
