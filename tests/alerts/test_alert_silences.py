@@ -163,6 +163,8 @@ def test_an_alert_sent_before_the_silence_repeats_no_more_but_its_resolve_is_sen
     dispatcher.tick(clock.advance(600))  # a repeat: held back
     dispatcher.tick(clock.advance(600))
     assert len(sink.sent) == 1
+    [shown] = read_alert_log(state, now=clock.now).silenced
+    assert (shown.alert.transition, shown.sent_before) == (Transition.REPEAT, True)
     _level(dispatcher, A, Level.GREEN, clock.advance(1))
     dispatcher.tick(clock.now)
     assert _sent(sink)[-1] == (f"level:{A}", "resolved", "red")

@@ -92,7 +92,6 @@ def test_a_silence_added_while_tail_runs_holds_back_and_expiring_it_sends(
     assert sorted(sent(receiver)) == sorted([
         ("level:total", "firing"), (f"event:memory-error:{log}", "firing"),
         (f"level:{log}", "firing")])
-    print(f"expire-to-arrival latency {latency:.2f} s")
     assert latency < 5.0, latency
 
 

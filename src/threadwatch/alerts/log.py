@@ -118,10 +118,13 @@ def read_alert_log(state_path: str | Path, limit: int = 20, *,
 
 def silenced_alerts(silences: list[Silence], held: list[SilencedAlert], active: list[Alert],
                     now: float) -> list[SilencedAlert]:
-    """The held-back alerts, then the sent ones that an active silence covers now."""
-    found = list(held)
+    """The held-back alerts, then the sent ones that an active silence covers now (a held-back
+    alert whose firing was sent before is marked ``sent_before`` too)."""
+    sent = {alert.key for alert in active}
+    found = [dataclasses.replace(one, sent_before=one.alert.key in sent) for one in held]
+    holding = {one.alert.key for one in held}
     for alert in active:
-        if alert.key in {one.alert.key for one in held}:
+        if alert.key in holding:
             continue
         covering = [s for s in silences if s.active(now) and s.matches(alert)]
         if covering:
