@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from faults.unwritable import unwritable
+
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "threadwatch", *args], capture_output=True,
@@ -128,15 +130,13 @@ def test_add_waits_for_a_writer_holding_the_state_file(tmp_path: Path) -> None:
 
 
 def test_list_reads_a_state_file_in_a_folder_it_cannot_write(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes any folder")
     state = tmp_path / "ro" / "state.db"
     made = add(state, "--scope", "*", "--for", "1h")
-    state.parent.chmod(0o500)
-    try:
+    with unwritable(state.parent):
         assert [s["id"] for s in listed(state)] == [made]
-    finally:
-        state.parent.chmod(0o700)
+        refused = run("silence", "add", "--state", str(state), "--scope", "*", "--for", "1h")
+        assert refused.returncode == 3 and refused.stderr.startswith("threadwatch: cannot ")
+        assert len(refused.stderr.splitlines()) == 1
 
 
 def test_alerts_shows_the_active_silences(tmp_path: Path) -> None:
