@@ -235,9 +235,11 @@ def test_a_held_back_alert_that_ended_before_a_restart_is_not_sent_after_it(
                       [health(A, Level.GREEN)])
     second.tick(clock.now)
     second.tick(clock.advance(5))
-    assert sink.sent == []
-    assert Outbox(state).counts()["pending"] == 0
     second.close()
+    assert sink.sent == []
+    outbox = Outbox(state)
+    assert outbox.counts()["pending"] == 0
+    outbox.close()
 
 
 def test_without_silences_nothing_is_held(tmp_path: Path, clock: FakeClock) -> None:

@@ -17,7 +17,7 @@ from threadwatch.usage import ThreadwatchGroup
 
 silence_app = typer.Typer(
     cls=ThreadwatchGroup,
-    help="Hold back the alerts of some scopes for a while (tail honours it within seconds).",
+    help="Silence alerts for a while: add, list, expire.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
