@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alert_helpers import alerts_config, change, health
 
+from faults.tail_process import hold_write_lock
 from threadwatch.alerts.dispatcher import AlertDispatcher
 from threadwatch.alerts.log import format_alert_log, read_alert_log
 from threadwatch.alerts.model import Status, Transition
@@ -251,3 +252,28 @@ def test_without_silences_nothing_is_held(tmp_path: Path, clock: FakeClock) -> N
     dispatcher.tick(clock.now)
     assert [a.status for n in sink.sent for a in n.alerts] == [Status.FIRING, Status.RESOLVED]
     dispatcher.close()
+
+
+def test_a_held_back_alert_that_cannot_be_recorded_is_kept_and_recorded_later(
+        tmp_path: Path, clock: FakeClock) -> None:
+    state, sink = tmp_path / "s.db", MemorySink()
+    silence = _silence(state, "*", clock)
+    dispatcher = AlertDispatcher(
+        alerts_config(hold_seconds=0, group_wait_seconds=0),
+        Outbox(state, busy_timeout_seconds=0.05), {"mem": sink}, clock, background=False,
+        silences=SilenceStore(state, busy_timeout_seconds=0.05))
+    try:
+        _level(dispatcher, A, Level.RED, clock.now)
+        holder = hold_write_lock(state)
+        try:
+            dispatcher.tick(clock.now)  # no exception out of tail's loop
+            dispatcher.tick(clock.advance(1))
+        finally:
+            holder.communicate("go\n", timeout=10)
+        assert read_alert_log(state, now=clock.now).silenced == ()
+        dispatcher.tick(clock.advance(1))
+        [held] = read_alert_log(state, now=clock.now).silenced
+        assert (held.alert.key, held.silenced_by) == (f"level:{A}", (silence.id,))
+        assert sink.sent == []
+    finally:
+        dispatcher.close()
