@@ -24,7 +24,9 @@ A, B = "/logs/host1/a.log", "/logs/host2/b.log"
 
 def _dispatcher(state: Path, sink: MemorySink, clock: FakeClock,
                 config: AlertsConfig | None = None) -> AlertDispatcher:
-    return AlertDispatcher(config or alerts_config(hold_seconds=0, group_wait_seconds=0),
+    config = config or alerts_config(hold_seconds=0, group_wait_seconds=0,
+                                     event_quiet_seconds=600)
+    return AlertDispatcher(config,
                            Outbox(state), {"mem": sink}, clock, background=False,
                            rng=random.Random(1), silences=SilenceStore(state))
 
@@ -103,14 +105,14 @@ def test_expiring_a_silence_lets_the_firing_alert_through_at_the_next_read(
     state, sink = tmp_path / "s.db", MemorySink()
     silence = _silence(state, "*", clock)
     dispatcher = _dispatcher(state, sink, clock)
-    _level(dispatcher, "total", Level.RED, clock.now)
+    _level(dispatcher, A, Level.RED, clock.now)
     dispatcher.tick(clock.now)
     dispatcher.tick(clock.advance(30))
     assert sink.sent == []
     _expire(state, silence, clock)
     dispatcher.tick(clock.advance(1))
     dispatcher.tick(clock.now)
-    assert _sent(sink) == [("level:total", "firing", "red")]
+    assert _sent(sink) == [(f"level:{A}", "firing", "red")]
     dispatcher.close()
 
 
