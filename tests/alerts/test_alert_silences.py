@@ -18,6 +18,8 @@ from threadwatch.alerts.silences import Silence, SilenceStore
 from threadwatch.alerts.testing import FakeClock, MemorySink
 from threadwatch.events import Event, Kind
 from threadwatch.health.levels import Level
+from threadwatch.health.rules import Reason, Verdict
+from threadwatch.health.window import ScopeHealth
 
 A, B = "/logs/host1/a.log", "/logs/host2/b.log"
 
@@ -279,3 +281,27 @@ def test_a_held_back_alert_that_cannot_be_recorded_is_kept_and_recorded_later(
         assert sink.sent == []
     finally:
         dispatcher.close()
+
+
+def test_a_silenced_alert_still_inhibits_what_it_explains(tmp_path: Path,
+                                                          clock: FakeClock) -> None:
+    """As in Alertmanager: silencing the root cause silences its page, and the alerts it
+    inhibits stay inhibited; when the silence ends, only the root cause is sent."""
+    state, sink = tmp_path / "s.db", MemorySink()
+    silence = _silence(state, "*", clock, rule="memory-error")
+    dispatcher = _dispatcher(state, sink, clock)
+    memory = Reason(Level.RED, "memory_errors", False, 1, ">=", 1, "memory error")
+    dispatcher.on_events([Event(Kind.MEMORY_ERROR, A, 0, text="MemoryError")], clock.now)
+    dispatcher.on_changes([change(A, Level.GREEN, Level.RED, clock.now)],
+                          [ScopeHealth(A, {}, {}, Verdict(Level.RED, (memory,)))])
+    dispatcher.tick(clock.now)
+    dispatcher.tick(clock.advance(10))
+    assert sink.sent == []
+    log = read_alert_log(state, now=clock.now)
+    assert [one.alert.key for one in log.silenced] == [f"event:memory-error:{A}"]
+    assert [one.alert.key for one in log.inhibited] == [f"level:{A}"]
+    _expire(state, silence, clock)
+    dispatcher.tick(clock.advance(1))
+    dispatcher.tick(clock.now)
+    assert _sent(sink) == [(f"event:memory-error:{A}", "firing", "red")]
+    dispatcher.close()
