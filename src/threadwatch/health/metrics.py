@@ -36,6 +36,13 @@ Runs: a run begins with its first task and ends with its summary line. A run tha
 another (a new ``date`` line, or a task index that goes back) without its summary was cut off
 (killed, or crashed). Whether the *last* run of a source is cut off or still running depends
 on time, which the tally does not know: ``run_open`` tells the caller.
+
+Per run (``Tally(runs=True)``, for ``report --by-run`` and ``--last-run``): each run has its own
+counts dict in ``runs`` (``counts`` is swapped at each new run, as a window swaps it per bucket,
+so the default path pays nothing). A new run begins at a ``date`` line (unless nothing has
+happened yet: the date then names the first run), or at a task start after a run summary, or at
+a task index that goes back. Lines before the first boundary belong to the first run; lines
+after a summary to the run it ended, until the next one begins.
 """
 
 from __future__ import annotations
@@ -50,8 +57,9 @@ from typing import Any, Literal, Protocol, get_args
 from threadwatch.events import Event, Executor, Kind
 from threadwatch.parse.patterns import COUNT_KEYS, PLAIN_COUNTS, CountKey
 
-__all__ = ["COUNTED_KINDS", "COUNT_KEYS", "LIVE_KINDS", "RATES", "RATE_KEYS", "CountKey", "Counts",
-           "Inference", "RateKey", "Rates", "Tally", "add_counts", "named_guard_batch", "rates_of"]
+__all__ = ["COUNTED_KINDS", "COUNT_KEYS", "LIVE_KINDS", "RATES", "RATE_KEYS", "RUN_KINDS",
+           "CountKey", "Counts", "Inference", "RateKey", "Rates", "Run", "Tally", "add_counts",
+           "named_guard_batch", "rates_of"]
 
 # A scope's counts; a window's buckets may be sparse (a ``defaultdict(int)``).
 Counts = dict[CountKey, int]
@@ -107,6 +115,42 @@ def add_counts(total: Counts, more: Mapping[CountKey, int]) -> None:
 
 
 Sample = tuple[str | None, int | None] | None
+TaskStart = tuple[str | None, int | None]  # task id, index
+
+
+@dataclass(slots=True)
+class Run:
+    """One round of a source (``Tally(runs=True)``): its counts and what bounds it."""
+
+    counts: Counts
+    date: str | None = None  # the text of the `date` line that began it
+    started: bool = False  # a task started in it
+    ended: bool = False  # it printed its summary
+    cut_off: bool = False  # another run began before its summary (or its file stopped)
+    last_start: TaskStart | None = None
+
+    def blank(self) -> bool:
+        """Nothing has happened in it yet (a `date` line names it rather than begin another)."""
+        return (self.date is None and not self.started and not self.ended
+                and not any(self.counts.values()))
+
+    def absorb(self, later: Run) -> None:
+        """Take in the rest of this run, counted by a tally of the part of a source after."""
+        add_counts(self.counts, later.counts)
+        self.date = self.date or later.date
+        self.started = self.started or later.started
+        self.ended = self.ended or later.ended
+        self.cut_off = self.cut_off or later.cut_off
+        self.last_start = later.last_start or self.last_start
+
+
+def _begins_run(run: Run, kind: Kind, index: int | None, run_index: int | None) -> bool:
+    """Whether a boundary line (``kind``) begins a new run after ``run`` (module docstring)."""
+    if kind is Kind.RUN_DATE:
+        return not run.blank()
+    if kind is Kind.TASK_START:
+        return run.ended or (run.started and _goes_back(index, run_index))
+    return False
 
 
 @dataclass(slots=True)
@@ -145,10 +189,17 @@ class Tally:
         detached: the tally starts in the middle of a source (a parallel scan's later part):
             events that belong to a batch begun before it are kept in ``unresolved`` for
             ``merge`` to hand to the tally of the part before.
+        runs: also count each run apart, in ``runs`` (feed it ``RUN_KINDS`` too, for the
+            `date` lines); after ``finish``, ``counts`` holds the sum of the runs.
     """
 
-    def __init__(self, inference: Inference, *, detached: bool = False) -> None:
+    def __init__(
+        self, inference: Inference, *, detached: bool = False, runs: bool = False
+    ) -> None:
         self.counts: Counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.runs: list[Run] | None = [Run(self.counts)] if runs else None
+        # detached: the run begun at this part's first boundary may be the one before's
+        self._run_tentative = False
         # (task id, executor override, sample) that belong to a batch before a detached part
         self.unresolved: list[tuple[str | None, Executor | None, Sample]] = []
         self._min_process = inference.process_min_batch
@@ -201,11 +252,25 @@ class Tally:
                 handler(event)
 
     def finish(self) -> Counts:
-        """Close every open batch and return the counts."""
+        """Close every open batch and return the counts (of every run: their sum)."""
         for batch in self._open.values():
             self._close(batch)
         self._open.clear()
+        if self.runs is not None and len(self.runs) > 1:
+            total = dict.fromkeys(COUNT_KEYS, 0)
+            for run in self.runs:
+                add_counts(total, run.counts)
+            self.counts = total
+        elif self.runs is not None:
+            self.counts = dict(self.runs[0].counts)
         return self.counts
+
+    def cut_off_last_run(self) -> None:
+        """Count the last run as cut off (the caller knows its file stopped: see ``run_open``)."""
+        self.counts["cut_off_runs"] += 1
+        if self.runs is not None:
+            self.runs[-1].counts["cut_off_runs"] += 1
+            self.runs[-1].cut_off = True
 
     def provisional(self, within: Iterable[Counts]) -> Counts:
         """Executor counts of the batches still open, as the rule reads them now, for those
@@ -267,11 +332,12 @@ class Tally:
         self._merge_runs(later)
         for batch in self._open.values():
             self._close(batch)
-        add_counts(self.counts, later.counts)
+        if self.runs is None or later.runs is None:
+            add_counts(self.counts, later.counts)
+            for batch in later._open.values():
+                batch.counts = self.counts
         self.program_batches += later.program_batches
         self.named_guard_batches += later.named_guard_batches
-        for batch in later._open.values():
-            batch.counts = self.counts
         self._open = later._open
         if later._last is not None:
             self._last = later._last
@@ -306,8 +372,14 @@ class Tally:
         # grow, so they never say a new run began)
         if not self.run_open:
             self._term_seen = False
+            if self.runs is not None:
+                if self.runs[-1].ended and self._run_known:
+                    self._new_run()
+                self.runs[-1].started = True
         self.run_open = True
         self.last_start = (task_id, index)
+        if self.runs is not None:
+            self.runs[-1].last_start = self.last_start
         return self._open_batch(task_id)
 
     def _executor_of(self, batch: _Batch) -> Executor | None:
@@ -500,16 +572,35 @@ class Tally:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def _run_boundary(self, kind: Kind, index: int | None, task_id: str | None = None) -> None:
+    def _run_boundary(self, kind: Kind, index: int | None, task_id: str | None = None,
+                      date: str | None = None) -> None:
         """A task starts (TASK_START), a run ends (RUN_SUMMARY) or a round begins (RUN_DATE)."""
+        runs = self.runs
         if not self._run_known:
             self._run_known = True
             self.run_head = (kind, index)
-        elif self.run_open and (
-            kind is Kind.RUN_DATE
-            or (kind is Kind.TASK_START and _goes_back(index, self._run_index))
-        ):
-            self.counts["cut_off_runs"] += 1
+            if runs is not None and kind is not Kind.RUN_SUMMARY:  # ``merge`` decides
+                self._new_run()
+                self._run_tentative = True
+        else:
+            if self.run_open and (
+                kind is Kind.RUN_DATE
+                or (kind is Kind.TASK_START and _goes_back(index, self._run_index))
+            ):
+                self.counts["cut_off_runs"] += 1
+                if runs is not None:
+                    runs[-1].cut_off = True
+            if runs is not None and _begins_run(runs[-1], kind, index, self._run_index):
+                self._new_run()
+        if runs is not None:
+            run = runs[-1]
+            if kind is Kind.TASK_START:
+                run.started = True
+                run.last_start = (task_id, index)
+            elif kind is Kind.RUN_SUMMARY:
+                run.ended = True
+            else:
+                run.date = run.date or date
         if kind is Kind.TASK_START:
             if not self.run_open:
                 self._term_seen = False
@@ -525,21 +616,67 @@ class Tally:
         self._run_boundary(Kind.RUN_SUMMARY, None)
 
     def _run_date(self, event: Event) -> None:
-        self._run_boundary(Kind.RUN_DATE, None)
+        self._run_boundary(Kind.RUN_DATE, None, date=event.message)
+
+    def _new_run(self) -> None:
+        assert self.runs is not None
+        self.counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.runs.append(Run(self.counts))
 
     def _merge_runs(self, later: Tally) -> None:
         head = later.run_head
+        if not self._run_known:  # a detached part without a boundary: the later part's
+            # first boundary is still to be judged, by the tally of the part before
+            self._run_known, self.run_head = later._run_known, head
+            if self.runs is not None and later.runs is not None:
+                self._append_run_records(later, list(later.runs))
+                self._run_tentative = later._run_tentative
+            head = None
+        else:
+            if head is not None and self.run_open and (
+                head[0] is Kind.RUN_DATE
+                or (head[0] is Kind.TASK_START and _goes_back(head[1], self._run_index))
+            ):
+                self.counts["cut_off_runs"] += 1
+                if self.runs is not None:
+                    self.runs[-1].cut_off = True
+            if self.runs is not None and later.runs is not None:
+                self._merge_run_records(later)
         if head is None:  # no run boundary in the later part: the run state carries on
             later.run_open = later.run_open or self.run_open
             later._run_index = self._run_index
             later.last_start = later.last_start or self.last_start
-        elif self.run_open and (
-            head[0] is Kind.RUN_DATE
-            or (head[0] is Kind.TASK_START and _goes_back(head[1], self._run_index))
-        ):
-            self.counts["cut_off_runs"] += 1
         self.run_open, self._run_index = later.run_open, later._run_index
         self.last_start = later.last_start
+
+    def _merge_run_records(self, later: Tally) -> None:
+        """Append the later part's runs: its first (the lines before its first boundary) is
+        the rest of this part's last run, and so is its second when that boundary did not
+        begin a run after all (the later tally could not know: see ``_run_boundary``)."""
+        assert self.runs is not None and later.runs is not None
+        records = list(later.runs)
+        mine = Run(dict(self.runs[-1].counts), self.runs[-1].date, self.runs[-1].started,
+                   self.runs[-1].ended)
+        mine.absorb(records[0])  # this run as it stands at the later part's first boundary
+        head = later.run_head
+        if later._run_tentative and head is not None and not _begins_run(
+            mine, head[0], head[1], self._run_index
+        ):
+            records[0].absorb(records.pop(1))
+        self._append_run_records(later, records)
+
+    def _append_run_records(self, later: Tally, records: list[Run]) -> None:
+        """Append ``records`` (the later part's runs), the first being the rest of this
+        part's last run; the later part's open batches count where their runs went."""
+        assert self.runs is not None
+        mine = self.runs[-1]
+        kept = {id(run) for run in records[1:]}
+        moved = {id(run.counts): mine.counts for run in later.runs or () if id(run) not in kept}
+        mine.absorb(records[0])
+        self.runs += records[1:]
+        for batch in later._open.values():
+            batch.counts = moved.get(id(batch.counts), batch.counts)
+        self.counts = self.runs[-1].counts
 
     def _count(self, key: CountKey) -> Callable[[Event], None]:
         def handle(event: Event) -> None:
@@ -585,6 +722,8 @@ _LIVE_ONLY = frozenset({Kind.TASK_SCORED, Kind.TASK_DONE, Kind.RUN_DATE})
 # Kinds the counts depend on: a scan for counting looks for nothing else.
 COUNTED_KINDS: frozenset[Kind] = frozenset(PLAIN_COUNTS.keys() | _SPECIAL.keys()) - _LIVE_ONLY
 LIVE_KINDS: frozenset[Kind] = COUNTED_KINDS | _LIVE_ONLY
+# What a count of each run apart also looks for (``Tally(runs=True)``): the loop's `date` lines.
+RUN_KINDS: frozenset[Kind] = COUNTED_KINDS | {Kind.RUN_DATE}
 
 
 def count_key(name: object) -> CountKey:
