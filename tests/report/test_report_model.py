@@ -191,7 +191,9 @@ def test_total_is_judged_on_summed_counts(report) -> None:  # type: ignore[no-un
 
 def test_json_has_the_documented_shape(report) -> None:  # type: ignore[no-untyped-def]
     data = report.as_json()
-    assert list(data) == ["schema", "level", "reasons", "counts", "rates", "sources", "problems"]
+    assert list(data) == ["schema", "level", "reasons", "counts", "rates", "sources", "problems",
+                          "last_run"]
+    assert data["last_run"] is False and all("runs" not in s for s in data["sources"])
     assert data["schema"] == 1 and data["level"] == "red"
     assert list(data["counts"]) == list(COUNT_KEYS)
     empty = next(s for s in data["sources"] if s["path"].endswith("_run.err"))

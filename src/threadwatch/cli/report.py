@@ -30,6 +30,12 @@ Table columns, per source and in total:
   fail   share of samples that failed;  slow: share that timed out
   KeyE   thread-cleanup KeyErrors;  thrE: other thread errors
   mem    memory errors;  t/o: script timeouts;  cut: runs cut off mid-task
+  source / run  (--by-run) each file, then a row per run: when it began (the
+         `date` line the loop prints before each round, else "run N") and
+         how it ended: completed, cut off, running, no progress
+\b
+A run (a round of the loop) begins at a `date` line, or where there is none
+at a task index that starts again or a task after a run summary.
 \b
 Levels come from the [[rules]] of the config; "why:" lists the ones crossed.
 Every message recognised: docs/messages.md.
@@ -47,8 +53,17 @@ def report(
                      " perfdata) or prometheus (node_exporter textfile format)."),
     ] = ReportFormat.table,
     config: ConfigOption = None,
+    *,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also list the files a folder scan skipped.")
+    ] = False,
+    last_run: Annotated[
+        bool, typer.Option("--last-run", help="Judge each file on its last run (round) only:"
+                           " verdict, exit code and every format.")
+    ] = False,
+    by_run: Annotated[
+        bool, typer.Option("--by-run", help="One row per run of each file, with when it began,"
+                           " its verdict and why (JSON: a runs list per source).")
     ] = False,
 ) -> None:
     """Scan logs once and print a health verdict.
@@ -59,7 +74,8 @@ def report(
 
     settings = load_settings(config)
     try:
-        result = build_report(paths, settings, verbose=verbose)
+        result = build_report(paths, settings, verbose=verbose, by_run=by_run,
+                              last_run=last_run)
     except ThreadwatchError as exc:
         fail(str(exc))
     for problem in result.problems:
@@ -77,5 +93,5 @@ def report(
     else:
         from threadwatch.report.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
 
-        print_report(result, report_console())
+        print_report(result, report_console(), by_run=by_run)
     raise typer.Exit(int(result.total.verdict.level))

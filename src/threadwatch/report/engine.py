@@ -3,7 +3,8 @@
 A large plain file is cut into as many parts as there are CPUs, at the start of a program line
 (so a part never begins inside a traceback block), scanned in worker processes, and the parts'
 tallies merged in order: the later part's tally is *detached* and hands what belongs to an
-earlier batch back to the part before (see ``Tally.merge``). Every worker reads in fixed-size
+earlier batch back to the part before (see ``Tally.merge``; with ``runs``, a run that spans
+parts is joined there too). Every worker reads in fixed-size
 chunks, so memory stays bounded whatever the input size.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 from threadwatch.config import Config
 from threadwatch.events import Event
-from threadwatch.health.metrics import COUNTED_KINDS, Tally
+from threadwatch.health.metrics import COUNTED_KINDS, RUN_KINDS, Tally
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
 from threadwatch.sources.files import STDIN, is_compressed, open_binary
@@ -55,17 +56,21 @@ class _Job:
     start: int
     end: int | None  # None: to the end
     detached: bool
+    runs: bool = False  # count each run apart (and look for `date` lines)
 
 
-def counting_grammar(config: Config) -> Grammar:
+def counting_grammar(config: Config, *, runs: bool = False) -> Grammar:
     """The grammar that finds just what the counts need (compiled once per process: ~10 ms,
-    which a report of a thousand small files would otherwise pay a thousand times)."""
-    return _counting_grammar(config.parse.program_files)
+    which a report of a thousand small files would otherwise pay a thousand times); ``runs``
+    also finds the `date` lines that begin runs (one more pass over the text: only when the
+    runs are asked for)."""
+    return _counting_grammar(config.parse.program_files, runs)
 
 
 @functools.lru_cache(maxsize=8)
-def _counting_grammar(program_files: tuple[str, ...]) -> Grammar:
-    return Grammar(program_files, COUNTED_KINDS, keep_text=False, fold_samples=True)
+def _counting_grammar(program_files: tuple[str, ...], runs: bool) -> Grammar:
+    return Grammar(program_files, RUN_KINDS if runs else COUNTED_KINDS, keep_text=False,
+                   fold_samples=True)
 
 
 
@@ -89,9 +94,9 @@ def _scan(
 ) -> SourceScan:
     """Scan one job into ``tally`` (a new one by default); ``consume`` takes each batch of
     events instead of ``tally.add_all`` (to hold them back, or to add others between)."""
-    grammar = counting_grammar(config)
+    grammar = counting_grammar(config, runs=job.runs)
     if tally is None:
-        tally = Tally(config.inference, detached=job.detached)
+        tally = Tally(config.inference, detached=job.detached, runs=job.runs)
     if consume is None:
         consume = tally.add_all
     scanner = Scanner(
@@ -135,8 +140,10 @@ def scan_one(
     tally: Tally,
     consume: Callable[[list[Event]], None] | None = None,
 ) -> SourceScan:
-    """Scan one whole source in this process into ``tally`` (see ``_scan`` for ``consume``)."""
-    return _scan(_Job(path, 0, None, detached=False), config, tally, consume)
+    """Scan one whole source in this process into ``tally`` (see ``_scan`` for ``consume``);
+    `date` lines are looked for when ``tally`` counts runs."""
+    job = _Job(path, 0, None, detached=False, runs=tally.runs is not None)
+    return _scan(job, config, tally, consume)
 
 
 def _boundary(path: str, near: int, config: Config) -> int | None:
@@ -160,15 +167,16 @@ def _boundary(path: str, near: int, config: Config) -> int | None:
     return None
 
 
-def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
+def _jobs_for(path: str, parts: int, config: Config, runs: bool) -> list[_Job]:
+    whole = [_Job(path, 0, None, detached=False, runs=runs)]
     if parts < 2 or path == STDIN or is_compressed(path):
-        return [_Job(path, 0, None, detached=False)]
+        return whole
     try:
         size = os.path.getsize(path)
     except OSError:
-        return [_Job(path, 0, None, detached=False)]
+        return whole
     if size < PARALLEL_MIN_BYTES:
-        return [_Job(path, 0, None, detached=False)]
+        return whole
     cuts = [0]
     for i in range(1, parts):
         cut = _boundary(path, size * i // parts, config)
@@ -176,7 +184,8 @@ def _jobs_for(path: str, parts: int, config: Config) -> list[_Job]:
             cuts.append(cut)
     ends: list[int | None] = [*cuts[1:], None]
     return [
-        _Job(path, start, end, detached=start > 0) for start, end in zip(cuts, ends, strict=True)
+        _Job(path, start, end, detached=start > 0, runs=runs)
+        for start, end in zip(cuts, ends, strict=True)
     ]
 
 
@@ -195,11 +204,12 @@ def _merge_parts(parts: list[SourceScan]) -> SourceScan:
 
 
 def scan_paths(
-    files: Sequence[str], config: Config, workers: int | None = None
+    files: Sequence[str], config: Config, workers: int | None = None, *, runs: bool = False
 ) -> list[SourceScan]:
-    """Scan every file (parallel where it pays) and return one finished scan per file."""
+    """Scan every file (parallel where it pays) and return one finished scan per file;
+    ``runs``: count each run of a file apart too (``Tally.runs``)."""
     workers = workers or os.cpu_count() or 1
-    jobs = [job for path in files for job in _jobs_for(path, workers, config)]
+    jobs = [job for path in files for job in _jobs_for(path, workers, config, runs)]
     big = any(job.detached for job in jobs) or _total_size(files) >= PARALLEL_MIN_BYTES
     results: dict[_Job, SourceScan] = {}
     if workers > 1 and len(jobs) > 1 and big:

@@ -1,7 +1,8 @@
 """``threadwatch report``'s library half: paths → per-source and total verdicts.
 
 The total is judged on the summed counts of all sources, not as the worst source: ten
-sources each just under a threshold are over it together.
+sources each just under a threshold are over it together. With ``last_run``, each source is
+judged on its last run only (``runs.py``), and the total on the sum of those.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from threadwatch.errors import NothingReadError
 from threadwatch.health.metrics import COUNT_KEYS, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.report.engine import SourceScan, scan_paths
+from threadwatch.report.runs import RunReport, judge_runs
 from threadwatch.report.streams import join_run_streams
 from threadwatch.sources.files import expand_paths
 
@@ -36,17 +38,26 @@ class Report:
     total: ScopeReport
     sources: tuple[ScopeReport, ...]
     problems: tuple[str, ...]
+    # each source's runs, in the order of ``sources`` (None: runs were not asked for)
+    runs: tuple[tuple[RunReport, ...], ...] | None = None
+    # each source was judged on its last run only
+    last_run: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The documented JSON object (README, "JSON output")."""
+        sources = [source.as_dict() for source in self.sources]
+        if self.runs is not None:
+            for source, runs in zip(sources, self.runs, strict=True):
+                source["runs"] = [run.as_dict() for run in runs]
         return {
             "schema": JSON_SCHEMA_VERSION,
             "level": self.total.verdict.level.label,
             "reasons": [reason.as_dict() for reason in self.total.verdict.reasons],
             "counts": self.total.counts,
             "rates": self.total.rates,
-            "sources": [source.as_dict() for source in self.sources],
+            "sources": sources,
             "problems": list(self.problems),
+            "last_run": self.last_run,
         }
 
 
@@ -57,10 +68,15 @@ def build_report(
     *,
     now: float | None = None,
     verbose: bool = False,
+    by_run: bool = False,
+    last_run: bool = False,
 ) -> Report:
     """Scan ``paths`` (files, folders, globs, ``-``) and judge each source and the total.
 
     Args:
+        by_run: also judge each run of each source on its own (``Report.runs``).
+        last_run: judge each source on its last run only (the total: on their sum); the
+            runs are judged too.
         now: the time files' ages are judged at (default: the clock); a run with no summary
             in a file unchanged for ``[runs] stall_seconds`` was cut off, not running.
         verbose: also list, as problems, the files a folder scan or a glob skipped (for
@@ -77,42 +93,60 @@ def build_report(
                      for path in expansion.skipped]
         problems += [f"{path}: skipped (not a regular file)" for path in expansion.irregular]
     # a run's stdout and stderr with guard lines named after its tasks are one source
-    scans = join_run_streams(scan_paths(expansion.files, config, workers), config)
+    runs = by_run or last_run
+    scans = join_run_streams(scan_paths(expansion.files, config, workers, runs=runs), config)
     total = dict.fromkeys(COUNT_KEYS, 0)
     sources = []
+    source_runs = []
     for scan in scans:
         problems += scan.problems
         if not scan.read_ok:
             continue
-        notes = _finish_last_run(scan, now, config.runs.stall_seconds)
-        notes += [f"read with the same run's guard lines in {path}" for path in scan.joined]
-        add_counts(total, scan.tally.counts)
-        judged = judge_scope(scan.path, scan.tally.counts, config.rules, notes)
+        running, last_notes = _finish_last_run(scan, now, config.runs.stall_seconds)
+        joined = [f"read with the same run's guard lines in {path}" for path in scan.joined]
+        counts = scan.tally.counts
+        notes = last_notes + joined
+        if scan.tally.runs is not None:
+            judged_runs = judge_runs(scan.path, scan.tally.runs, config.rules, last_notes,
+                                     last_running=running)
+            source_runs.append(judged_runs)
+            if last_run:
+                last = judged_runs[-1]
+                counts = scan.tally.runs[-1].counts
+                notes = [_last_run_note(last), *last_notes, *joined]
+        add_counts(total, counts)
+        judged = judge_scope(scan.path, counts, config.rules, notes)
         if judged.verdict.level.label == "unknown":
-            judged = judge_scope(scan.path, scan.tally.counts, config.rules,
-                                 [*notes, _why_unknown(scan)])
+            judged = judge_scope(scan.path, counts, config.rules, [*notes, _why_unknown(scan)])
         sources.append(judged)
     if not sources:
         detail = "; ".join(problems) if problems else "no paths given"
         raise NothingReadError(f"nothing could be read: {detail}")
-    return Report(judge_scope(TOTAL, total, config.rules), tuple(sources), tuple(problems))
+    return Report(judge_scope(TOTAL, total, config.rules), tuple(sources), tuple(problems),
+                  tuple(source_runs) if runs else None, last_run)
 
 
-def _finish_last_run(scan: SourceScan, now: float, stall_seconds: float) -> list[str]:
+def _last_run_note(run: RunReport) -> str:
+    began = f", began {run.label}" if run.started is not None else ""
+    return f"last run only: run {run.number} of {run.of}{began} ({run.state.value})"
+
+
+def _finish_last_run(scan: SourceScan, now: float, stall_seconds: float) -> tuple[bool, list[str]]:
     """Judge a source's last run if it printed no summary: cut off when its file can no
     longer grow (standard input that ended, a rotated or compressed file) or has not changed
-    for ``stall_seconds``; otherwise still running. Returns what to say about it."""
+    for ``stall_seconds``; otherwise still running. Returns whether it is still running and
+    what to say about it."""
     tally = scan.tally
     if not tally.run_open:
-        return []
+        return False, []
     task_id, index = tally.last_start or (None, None)
     task = f"task {task_id} (#{index})" if task_id is not None else "a task"
     quiet = None if scan.modified_at is None else max(0.0, now - scan.modified_at)
     if quiet is not None and quiet < stall_seconds and not scan.compressed:
-        return [f"run in progress: {task} started, last change {quiet:.0f} s ago"]
-    tally.counts["cut_off_runs"] += 1
+        return True, [f"run in progress: {task} started, last change {quiet:.0f} s ago"]
+    tally.cut_off_last_run()
     since = "" if quiet is None else f", no line for {_duration(quiet)}"
-    return [f"run cut off: {task} started, no run summary{since} (killed, hung or crashed)"]
+    return False, [f"run cut off: {task} started, no run summary{since} (killed, hung or crashed)"]
 
 
 def _why_unknown(scan: SourceScan) -> str:

@@ -12,7 +12,8 @@ Rates are written in percent under their own names, counts as ``<count>_count`` 
 are both); each metric's warn and crit ranges are the yellow and red rules
 on it, in the plugin range syntax (``T``: alert above T, ``T:``: alert below T; for whole-number
 counts ``at_least N`` is exactly ``N-1``). A rate with no batches or samples to divide by has no
-value (``U``), as the plugin guidelines ask.
+value (``U``), as the plugin guidelines ask. With ``report --last-run`` the numbers are each
+source's last run's, and the status text says so.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _summary(report: Report, total: dict[str, Any]) -> str:
     )
     noun = "source" if sources == 1 else "sources"
     of = f"{bad} of {sources} {noun}" if bad else f"{sources} {noun}"
+    if report.last_run:
+        of += " (last run of each)"
     reasons = report.total.verdict.reasons
     if reasons:
         said = "; ".join(

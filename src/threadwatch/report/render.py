@@ -17,6 +17,7 @@ from rich.text import Text
 from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL, ScopeReport
 from threadwatch.report.model import Report
+from threadwatch.report.runs import RunReport
 from threadwatch.sources.files import STDIN
 from threadwatch.text import safe_text
 
@@ -74,9 +75,24 @@ def _row(table: Table, name: str, scope: ScopeReport, *, bold: bool = False) -> 
     )
 
 
-def report_table(report: Report) -> Group:
-    """The report: one row per source and the total, then every scope's reasons."""
+def _source_rows(report: Report) -> list[tuple[ScopeReport, ScopeReport, RunReport | None]]:
+    """(source, scope of the row, its run): one row per source, or with runs one per run (with
+    ``last_run``, the last run of each)."""
+    if report.runs is None:
+        return [(source, source, None) for source in report.sources]
+    rows: list[tuple[ScopeReport, ScopeReport, RunReport | None]] = []
+    for source, runs in zip(report.sources, report.runs, strict=True):
+        shown = runs[-1:] if report.last_run else runs
+        rows += [(source, run.judged, run) for run in shown]
+    return rows
+
+
+def report_table(report: Report, *, by_run: bool = False) -> Group:
+    """The report: one row per source (``by_run``: per run of each source) and the total,
+    then every row's reasons."""
     names = _report_names(report)
+    by_run = by_run and report.runs is not None
+    rows = _source_rows(report) if by_run else [(s, s, None) for s in report.sources]
     table = Table(
         title="threadwatch report", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
     )
@@ -87,9 +103,18 @@ def report_table(report: Report) -> Group:
     for header in ("batch", "ovld", "seq", "proc", "fail", "slow", "KeyE", "thrE", "mem",
                    "t/o", "cut"):
         table.add_column(header, justify="right")
-    table.add_column("source", overflow="fold", ratio=1)
-    for source in report.sources:
-        _row(table, names[source.scope], source)
+    # by run: a line with the source's name, then a row per run named by its start and state
+    table.add_column("source / run" if by_run else "source", overflow="fold", ratio=1,
+                     min_width=38 if by_run else None)
+    heading = None
+    for source, scope, run in rows:
+        if run is None:
+            _row(table, names[source.scope], scope)
+            continue
+        if source is not heading:
+            heading = source
+            table.add_row(*[""] * (len(table.columns) - 1), Text(names[source.scope]))
+        _row(table, f"  {run.label}, {run.state.value}", scope)
     table.add_section()
     _row(table, "total", report.total, bold=True)
     reasons = Text()
@@ -102,19 +127,20 @@ def report_table(report: Report) -> Group:
         reasons.append(f" ({safe_text(reason.why)})\n" if reason.why else "\n")
     if not reasons.plain:
         reasons.append("  no rule fired\n")
-    for source in report.sources:
-        deciding = [r for r in source.verdict.reasons if r.level is source.verdict.level]
+    for source, scope, run in rows:
+        name = names[source.scope] if run is None else f"{names[source.scope]} [{run.label}]"
+        deciding = [r for r in scope.verdict.reasons if r.level is scope.verdict.level]
         if deciding:
-            reasons.append(f"  {names[source.scope]}: ")
-            reasons.append(source.verdict.level.label.upper(), style=LEVEL_STYLE[deciding[0].level])
+            reasons.append(f"  {name}: ")
+            reasons.append(scope.verdict.level.label.upper(), style=LEVEL_STYLE[deciding[0].level])
             reasons.append(" " + "; ".join(safe_text(r.describe()) for r in deciding) + "\n")
-        for note in source.notes:
-            reasons.append(f"  {names[source.scope]}: {safe_text(note)}\n", style="dim")
+        for note in scope.notes:
+            reasons.append(f"  {name}: {safe_text(note)}\n", style="dim")
     return Group(table, Text("why:", style="bold"), reasons)
 
 
-def print_report(report: Report, console: Console) -> None:
-    console.print(report_table(report))
+def print_report(report: Report, console: Console, *, by_run: bool = False) -> None:
+    console.print(report_table(report, by_run=by_run))
 
 
 def report_console() -> Console:

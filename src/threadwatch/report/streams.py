@@ -132,7 +132,7 @@ def _read_joined(
         lines += read.lines
         bytes_read += read.bytes_read
         modified.append(read.modified_at)
-    tally = Tally(config.inference)
+    tally = Tally(config.inference, runs=primary.tally.runs is not None)
     joiner = _Joiner(tally, queues)
     result = scan_one(primary.path, config, tally, consume=joiner.feed)
     joiner.finish()
