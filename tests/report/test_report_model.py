@@ -234,3 +234,27 @@ def test_parallel_scan_of_a_split_file_matches_the_serial_scan(
 def test_nothing_readable_raises(tmp_path: Path) -> None:
     with pytest.raises(NothingReadError, match="no such file"):
         build_report([str(tmp_path / "absent.log")], load_config())
+
+
+def test_a_part_never_begins_at_a_bare_batch_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # versions of 2025-10-09 to 10-14 print a task's start line, then (after other output) its
+    # bare batch line, which joins the batch the start line opened. Here a long line without
+    # a program prefix sits between them, so a cut near most places lands right before the
+    # bare batch line: the part after it would count the batch a second time.
+    big = tmp_path / "big.log"
+    with big.open("w") as out:
+        for i in range(600):
+            task = f"{i:08x}"
+            out.write(f"run_batt.py:831: -- {task} - {i} start --\n"
+                      f"Generating batt: {'x' * 20000}\n"
+                      f"run_batt.py:475: -- {task} - {i} --\n"
+                      + "".join(f"<dynamic-code>:512: demo[{k}] - {task} - 1\n"
+                                for k in range(4)))
+    config = load_config()
+    serial = build_report([str(big)], config, workers=1)
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 1 << 20)
+    parallel = build_report([str(big)], config, workers=3)
+    assert serial.total.counts["batches"] == 600
+    assert parallel.total.counts == serial.total.counts

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from threadwatch.config import Config
-from threadwatch.events import Event
+from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import COUNTED_KINDS, RUN_KINDS, Tally
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
@@ -148,7 +148,9 @@ def scan_one(
 
 def _boundary(path: str, near: int, config: Config) -> int | None:
     """A part boundary at or after ``near``: the start of a line with a program prefix where
-    no traceback block is open (checked by scanning the text just before it), or None."""
+    no traceback block is open (checked by scanning the text just before it), or None. Never
+    before a bare batch line: it joins the batch its task's start line, just before, opened
+    (a later part could not tell, and would count the batch twice)."""
     grammar = counting_grammar(config)
     before = min(near, _LOOKBACK)
     with open_binary(path) as stream:  # a plain file: not compressed (see _jobs_for)
@@ -158,13 +160,20 @@ def _boundary(path: str, near: int, config: Config) -> int | None:
     match = grammar.program_prefix.search(window, before)
     while match is not None:
         at = match.start()
-        if at > 0 and window[at - 1] == 0x0A:
+        if at > 0 and window[at - 1] == 0x0A and not _opens_with_a_batch(window, at, grammar):
             probe = Scanner(path, grammar, max_line_bytes=config.parse.max_line_bytes)
             probe.feed(window[lookback_start:at])
             if not probe.pending:
                 return near - before + at
         match = grammar.program_prefix.search(window, match.end())
     return None
+
+
+def _opens_with_a_batch(window: bytes, at: int, grammar: Grammar) -> bool:
+    line_end = window.find(b"\n", at)
+    if line_end < 0:
+        return False
+    return any(event.kind is Kind.BATCH for event in grammar.events(window, at, line_end, "", 0))
 
 
 def _jobs_for(path: str, parts: int, config: Config, runs: bool) -> list[_Job]:
