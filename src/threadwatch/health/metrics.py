@@ -715,9 +715,10 @@ if _twice := sorted(kind.value for kind in PLAIN_COUNTS.keys() & _SPECIAL.keys()
     raise ValueError(f"counted by a handler and by their table row: {', '.join(_twice)}")
 # A live tail also reads the end of each task, which closes its batch at once (a one-shot
 # report closes batches at the end instead and saves the work).
-# A `date` line (the loop's round) also ends a run; its regex has no literal to skip to, which
-# doubled a report's time, and the loop prints it to its own output, not into the run's log
-# (each round rewrites the log): a report finds run boundaries by task indexes alone.
+# A `date` line (the loop's round) also ends a run; finding it is one more pass over the text
+# (its regex has no literal to skip to but the newline before it), and the loop prints it to its
+# own output, not into the run's log (each round rewrites the log): a report finds run
+# boundaries by task indexes alone, unless it counts each run apart (``RUN_KINDS``).
 _LIVE_ONLY = frozenset({Kind.TASK_SCORED, Kind.TASK_DONE, Kind.RUN_DATE})
 # Kinds the counts depend on: a scan for counting looks for nothing else.
 COUNTED_KINDS: frozenset[Kind] = frozenset(PLAIN_COUNTS.keys() | _SPECIAL.keys()) - _LIVE_ONLY
