@@ -104,8 +104,7 @@ def report_table(report: Report, *, by_run: bool = False) -> Group:
                    "t/o", "cut"):
         table.add_column(header, justify="right")
     # by run: a line with the source's name, then a row per run named by its start and state
-    table.add_column("source / run" if by_run else "source", overflow="fold", ratio=1,
-                     min_width=38 if by_run else None)
+    table.add_column("source / run" if by_run else "source", overflow="fold", ratio=1)
     heading = None
     for source, scope, run in rows:
         if run is None:
@@ -114,7 +113,7 @@ def report_table(report: Report, *, by_run: bool = False) -> Group:
         if source is not heading:
             heading = source
             table.add_row(*[""] * (len(table.columns) - 1), Text(names[source.scope]))
-        _row(table, f"  {run.label}, {run.state.value}", scope)
+        _row(table, f" {run.label}, {run.state.value}", scope)
     table.add_section()
     _row(table, "total", report.total, bold=True)
     reasons = Text()
@@ -143,9 +142,10 @@ def print_report(report: Report, console: Console, *, by_run: bool = False) -> N
     console.print(report_table(report, by_run=by_run))
 
 
-def report_console() -> Console:
-    """A console for reports: a pipe or file gets 120 columns rather than rich's 80."""
+def report_console(width: int = 120) -> Console:
+    """A console for reports: a pipe or file gets ``width`` columns rather than rich's 80
+    (``report --by-run`` asks for 128: a run's start and state fit on one line)."""
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 120))
+        console = Console(width=max(console.width, width))
     return console
