@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadwatch.config import Config
 from threadwatch.errors import NothingReadError
 from threadwatch.health.metrics import COUNT_KEYS, add_counts
 from threadwatch.health.scope import TOTAL, ScopeReport, judge_scope
 from threadwatch.report.engine import SourceScan, scan_paths
-from threadwatch.report.runs import RunReport, judge_runs
 from threadwatch.report.streams import join_run_streams
 from threadwatch.sources.files import expand_paths
+
+if TYPE_CHECKING:  # runs.py is imported only when runs are asked for (start-up time)
+    from threadwatch.report.runs import RunReport
 
 # what a source with lines but no progress line most likely is, in the words a reader needs
 NO_PROGRESS = (
@@ -107,6 +109,8 @@ def build_report(
         counts = scan.tally.counts
         notes = last_notes + joined
         if scan.tally.runs is not None:
+            from threadwatch.report.runs import judge_runs  # noqa: PLC0415 - see above
+
             judged_runs = judge_runs(scan.path, scan.tally.runs, config.rules, last_notes,
                                      last_running=running)
             source_runs.append(judged_runs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group
@@ -17,9 +18,11 @@ from rich.text import Text
 from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL, ScopeReport
 from threadwatch.report.model import Report
-from threadwatch.report.runs import RunReport
 from threadwatch.sources.files import STDIN
 from threadwatch.text import safe_text
+
+if TYPE_CHECKING:
+    from threadwatch.report.runs import RunReport
 
 __all__ = ["LEVEL_STYLE", "level_text", "percent", "print_report", "report_console",
            "report_table", "safe_text", "short_names"]
