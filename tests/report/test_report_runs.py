@@ -284,3 +284,16 @@ def test_by_run_prints_one_row_per_run_with_its_time_and_why(tmp_path: Path) -> 
 def test_help_documents_both_options() -> None:
     out = run("--help").stdout
     assert "--last-run" in out and "--by-run" in out
+
+
+def test_a_last_run_just_begun_is_unknown_and_says_why(tmp_path: Path) -> None:
+    # the loop has printed the next round's date line and card.py is still generating: the
+    # last run holds nothing to judge (exit 3), and the note says so rather than call the file
+    # a stderr capture
+    log = tmp_path / "run_card.log"
+    log.write_text(LOOP.read_text() + "Fri Nov 27 16:30:04 UTC 2026\nGenerating batt: x\n")
+    report = report_of(log, last_run=True)
+    assert report.total.verdict.level is Level.UNKNOWN
+    assert report.sources[0].notes[-1].startswith(
+        "the last run has printed no progress line yet (a round that has just begun")
+    assert report.runs is not None and report.runs[0][-1].state is RunState.NO_PROGRESS

@@ -30,6 +30,11 @@ NO_PROGRESS = (
     " on hosts it knows by name: the host-name switch DO_PRINT in its utils.py)"
 )
 
+# --last-run on a file whose last run has printed nothing counted (a round just begun)
+LAST_RUN_EMPTY = ("the last run has printed no progress line yet (a round that has just begun,"
+                  " or a host where run_batt prints none); {runs} earlier run(s) not judged:"
+                  " --by-run shows them")
+
 JSON_SCHEMA_VERSION = 1
 
 
@@ -121,7 +126,10 @@ def build_report(
         add_counts(total, counts)
         judged = judge_scope(scan.path, counts, config.rules, notes)
         if judged.verdict.level.label == "unknown":
-            judged = judge_scope(scan.path, counts, config.rules, [*notes, _why_unknown(scan)])
+            runs_read = scan.tally.runs or ()
+            why = (_why_unknown(scan) if not last_run or len(runs_read) < 2
+                   else LAST_RUN_EMPTY.format(runs=len(runs_read) - 1))
+            judged = judge_scope(scan.path, counts, config.rules, [*notes, why])
         sources.append(judged)
     if not sources:
         detail = "; ".join(problems) if problems else "no paths given"
