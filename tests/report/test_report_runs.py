@@ -40,35 +40,39 @@ def counts(**nonzero: int) -> dict[str, int]:
 
 # LOOP, by hand:
 # round 1 (Fri Nov 27 16:00:01 UTC 2026): tasks aa000001 and aa000002, each overloaded (72
-#   threads: over 60; 48: 40-60) → sequential; 4 samples each (demo 0-2, test 0); summary.
-#   Overload 100 % > 50 % → red.
-# round 2 (16:10:02): bb000001 with 4 samples → process pool; bb000002 starts, the program
-#   prints `CRITICAL: MemoryError …` and exits: no summary, and the next `date` line comes with
-#   the run still open → cut off. A memory error and a cut-off run → red.
-# round 3 (16:20:03): cc000001-3, 4 samples each → process pool; summary → green.
+#   threads: over 60; 48: 40-60) → sequential; 4 samples each (demo 0-2, test 0): large
+#   enough for a process pool (2 large batches, none on it); summary. Overload 100 % > 50 %
+#   → red.
+# round 2 (16:10:02): bb000001 with 4 samples → large, process pool; bb000002 starts (no
+#   sample: not large), the program prints `CRITICAL: MemoryError …` and exits: no summary,
+#   and the next `date` line comes with the run still open → cut off. A memory error and a
+#   cut-off run → red.
+# round 3 (16:20:03): cc000001-3, 4 samples each → large, process pool; summary → green.
 LOOP_RUNS = [
     ("2026-11-27 16:00:01 UTC", RunState.COMPLETED, Level.RED,
      counts(batches=2, overload=2, sequential=2, threads_over_60=1, threads_40_60=1,
-            samples=8, runs_completed=1)),
+            samples=8, runs_completed=1, large_batches=2)),
     ("2026-11-27 16:10:02 UTC", RunState.CUT_OFF, Level.RED,
-     counts(batches=2, process_pool_used=1, samples=4, memory_errors=1, cut_off_runs=1)),
+     counts(batches=2, process_pool_used=1, samples=4, memory_errors=1, cut_off_runs=1,
+            large_batches=1)),
     ("2026-11-27 16:20:03 UTC", RunState.COMPLETED, Level.GREEN,
-     counts(batches=3, process_pool_used=3, samples=12, runs_completed=1)),
+     counts(batches=3, process_pool_used=3, samples=12, runs_completed=1, large_batches=3)),
 ]
 # APPEND, by hand (no date line: runs are numbered):
-# run 1: dd000001, dd000002 (4 samples each → process pool), summary → green;
-# run 2: ee000001 (4 → process), ee000002 starts and is never heard of again; then task index
-#   0 again (ff000001): a new run, and run 2 was cut off → red;
-# run 3: ff000001 with 2 samples (demo 0, test 0: thread pool), ff000002 with 4 (process): a
-#   process-pool share of 50 % ≤ 70 % → yellow; no summary: the last run, cut off (red) when
-#   its file has been quiet longer than [runs] stall_seconds, else running.
+# run 1: dd000001, dd000002 (4 samples each → large, process pool), summary → green;
+# run 2: ee000001 (4 → large, process), ee000002 starts and is never heard of again; then
+#   task index 0 again (ff000001): a new run, and run 2 was cut off → red;
+# run 3: ff000001 with 2 samples (demo 0, test 0: small, thread pool: no warning), ff000002
+#   with 4 (large, process): a process-pool share of 1/1; no summary: the last run, cut off
+#   (red) when its file has been quiet longer than [runs] stall_seconds, else running (green).
 APPEND_RUNS = [
     ("run 1", RunState.COMPLETED, Level.GREEN,
-     counts(batches=2, process_pool_used=2, samples=8, runs_completed=1)),
+     counts(batches=2, process_pool_used=2, samples=8, runs_completed=1, large_batches=2)),
     ("run 2", RunState.CUT_OFF, Level.RED,
-     counts(batches=2, process_pool_used=1, samples=4, cut_off_runs=1)),
+     counts(batches=2, process_pool_used=1, samples=4, cut_off_runs=1, large_batches=1)),
     ("run 3", RunState.CUT_OFF, Level.RED,
-     counts(batches=2, process_pool_used=1, thread_pool_used=1, samples=6, cut_off_runs=1)),
+     counts(batches=2, process_pool_used=1, thread_pool_used=1, samples=6, cut_off_runs=1,
+            large_batches=1)),
 ]
 
 
@@ -115,8 +119,8 @@ def test_a_still_running_last_run_is_named_and_not_cut_off(tmp_path: Path) -> No
     last = report.runs[0][-1]
     assert last.state is RunState.RUNNING
     assert report.sources[0].counts == counts(batches=2, process_pool_used=1,
-                                               thread_pool_used=1, samples=6)
-    assert report.total.verdict.level is Level.YELLOW
+                                               thread_pool_used=1, samples=6, large_batches=1)
+    assert report.total.verdict.level is Level.GREEN
     assert report.sources[0].notes[1].startswith("run in progress: task ff000002 (#1) started")
     # the run before it was cut off by this one's start, whatever the time
     assert report.runs[0][1].state is RunState.CUT_OFF
@@ -182,6 +186,7 @@ def test_a_runs_log_and_err_read_as_one_source_split_into_runs(tmp_path: Path) -
     # demo[1] failed and the 4 + 3 samples ran on the process and the thread pool
     assert runs[1].judged.counts == JOINED_COUNTS
     assert runs[0].judged.counts == counts(batches=2, process_pool_used=1, thread_pool_used=1,
+                                           large_batches=1,
                                            samples=7, sample_failures=1, runs_completed=1)
 
 
@@ -208,7 +213,8 @@ def test_live_loop_s_last_round_is_the_killed_one() -> None:
     # 46f33fce: demo 0, 2, 1 and test 0 → process pool; de493100 started, then `timeout -v`
     # killed the run (the TERM notice is in the .err): no summary, no date line → run 1,
     # cut off
-    assert log.counts == counts(batches=2, process_pool_used=1, samples=4, cut_off_runs=1)
+    assert log.counts == counts(batches=2, process_pool_used=1, samples=4, cut_off_runs=1,
+                                large_batches=1)
     assert (report.runs[1][0].label, report.runs[1][0].state) == ("run 1", RunState.CUT_OFF)
     assert err.counts == counts(script_timeouts=1)
     assert report.runs[0][0].state is RunState.NO_PROGRESS
@@ -228,11 +234,11 @@ def test_real_rounds_appended_with_date_lines_judge_the_last_round(tmp_path: Pat
     # test_real_logs.py's counts of each file, by hand there
     assert runs_seen(report) == [
         ("2026-11-30 19:10:00 UTC", RunState.COMPLETED, Level.GREEN,
-         counts(batches=6, process_pool_used=6, samples=26, runs_completed=1)),
+         counts(batches=6, process_pool_used=6, samples=26, runs_completed=1, large_batches=6)),
         ("2026-11-30 19:20:00 UTC", RunState.CUT_OFF, Level.RED,
-         counts(batches=2, process_pool_used=1, samples=4, cut_off_runs=1)),
+         counts(batches=2, process_pool_used=1, samples=4, cut_off_runs=1, large_batches=1)),
         ("2026-11-30 19:30:00 UTC", RunState.COMPLETED, Level.GREEN,
-         counts(batches=2, process_pool_used=2, samples=11, runs_completed=1)),
+         counts(batches=2, process_pool_used=2, samples=11, runs_completed=1, large_batches=2)),
     ]
     assert report.total.verdict.level is Level.GREEN
     assert report_of(capture).total.verdict.level is Level.RED
