@@ -441,7 +441,15 @@ class Tally:
 
     def _task_start(self, event: Event) -> None:
         self.program_batches += 1
-        self._run_boundary(Kind.TASK_START, event.batch_index, event.task_id)
+        index = event.batch_index
+        if (self.run_open and self.runs is None and self._run_known
+                and not _goes_back(index, self._run_index)):
+            # the common case, one task after another in a run: what ``_run_boundary`` does
+            # then, without its other cases (a start line per task of a large log)
+            self._run_index = index
+            self.last_start = (event.task_id, index)
+        else:
+            self._run_boundary(Kind.TASK_START, index, event.task_id)
         self._open_batch(event.task_id).joinable = True
 
     def _batch(self, event: Event) -> None:
