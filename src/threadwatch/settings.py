@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 HOUR = 3600.0
 DAY = 86400.0
 WEEK = 7 * DAY
+YEAR = 365 * DAY
 
 
 class Settings(BaseModel):

@@ -13,6 +13,7 @@
     secrets.py      ${VAR} expansion; Secret hides values
     sinks/          the Sink protocol, one module per receiver, HTTP with a total deadline
     checks.py, log.py   the alert-test and alerts commands' library functions
+    manage.py       alerts retry / drop: the outbox changed by hand
     testing.py      FakeClock, MemorySink
 
 Nothing is re-exported here: ``threadwatch.config`` imports ``alerts.settings``, and the

@@ -62,6 +62,9 @@ from threadwatch.logs import get_logger
 
 log = get_logger("threadwatch.alerts")
 _BUSY_SECONDS = 5.0  # the outbox's busy timeout (``Outbox``'s default)
+# Retention is counted in days: pruning at the first tick and then hourly keeps the outbox
+# within an hour of its limits, at the cost of a few indexed deletes an hour.
+PRUNE_SECONDS = 3600.0
 
 Clock = Callable[[], float]
 
@@ -118,6 +121,7 @@ class AlertDispatcher:
         self._group_opened = float("-inf") if saved else 0.0
         self._group_changed = False  # since it was last saved
         self._failing = False  # the last outbox write failed (logged once)
+        self._next_prune = float("-inf")  # the first tick prunes
         intervals = {name: config.sinks[name].min_interval_seconds
                      for name in self._sinks if name in config.sinks}
         self.sender = Sender(outbox, self._sinks, intervals, config.delivery, rng)
@@ -177,6 +181,24 @@ class AlertDispatcher:
         self._add(self._unsilenced(now), now)
         if self._settle(now) and not self._background:
             self.sender.deliver_due(now)
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_SECONDS
+            self.prune(now)
+
+    def prune(self, now: float) -> int:
+        """Delete from the outbox what ``[alerts.delivery]`` keeps no longer (``tick`` does at
+        the first tick, then hourly); return how many deliveries went. A state file that
+        cannot be written now is said on the log and pruned at the next turn."""
+        delivery = self._config.delivery
+        try:
+            pruned = self._outbox.prune(now, delivery.keep_delivered_seconds,
+                                        delivery.keep_failed_seconds)
+        except OutboxError as exc:
+            log.warning("alerts: %s; old deliveries are pruned at the next turn", exc)
+            return 0
+        if pruned:
+            log.info("alerts: pruned %d old delivery record(s) from the state file", pruned)
+        return pruned
 
     def close(self) -> None:
         """Put what is grouped into the outbox now, stop the senders (what they have not

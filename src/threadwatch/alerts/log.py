@@ -139,8 +139,9 @@ def format_alert_log(log: AlertLog) -> list[str]:
     if log.missing is not None:
         return [f"no alerts yet: no state file at {log.missing} (tail has not run with it)"]
     counts = log.counts
+    dropped = f", {counts['dropped']} dropped" if counts.get("dropped") else ""
     lines = [f"outbox: {counts['pending']} pending, {counts['delivered']} delivered, "
-             f"{counts['failed']} failed"]
+             f"{counts['failed']} failed{dropped}"]
     if log.silences or log.silenced:
         lines += ["", f"silences: {len(log.silences)} active"]
         lines += [f"  {s.id} scope={s.scope} rule={s.rule or '*'} until "

@@ -5,7 +5,8 @@ Tables (created if missing; other parts of threadwatch keep their own tables in 
 
     alert_notifications(id, created_at, body)          every notification made (JSON body)
     alert_deliveries(id, notification_id, sink, state, attempts, next_attempt_at,
-                     last_attempt_at, last_error, done_at)   state: pending|delivered|failed
+                     last_attempt_at, last_error, done_at, retried_at)
+                     state: pending|delivered|failed|dropped
     alert_active(key, body, sent_at)                   firing alerts, to resume after a restart
     alert_group(id, opened_at, body)                   the group still in ``group_wait`` (one row)
     alert_inhibited(key, body, inhibited_by, since)    firing alerts not sent (``inhibit.py``)
@@ -19,6 +20,13 @@ transaction that stores the notification it became.
 Rows are delivered first-in first-out per sink, so a sink sees an alert's *firing* before its
 *resolved*. Delivery is at least once: a crash between a receiver's acceptance and the
 ``delivered`` mark sends that one notification again after the restart.
+
+By hand (``threadwatch alerts retry|drop``, another process while ``tail`` runs): ``retry``
+makes a pending or failed delivery pending and due now, and its age for ``max_age_seconds``
+counts from then (``retried_at``); ``drop`` marks one *dropped*, never to be attempted. The
+sender's marks apply to pending rows only (a drop during an attempt stays a drop, unless the
+receiver took it: then it is *delivered*, which is what happened). ``prune`` deletes what is
+done with after the configured ages, never a pending row, in short transactions.
 
 One connection, shared by the dispatcher's thread and the sender thread under a lock: every
 statement is short, and WAL mode plus a busy timeout let other processes (``threadwatch
@@ -44,7 +52,9 @@ from threadwatch.alerts.model import Alert, Notification, Status, new_notificati
 from threadwatch.errors import OutboxError
 from threadwatch.statefile import open_read_only, open_sqlite
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
+STATES = (PENDING, DELIVERED, FAILED, DROPPED)
+_PRUNE_BATCH = 500  # rows per transaction: another writer never waits long for the file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_notifications (
@@ -61,7 +71,8 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     next_attempt_at REAL NOT NULL,
     last_attempt_at REAL,
     last_error TEXT,
-    done_at REAL
+    done_at REAL,
+    retried_at REAL
 );
 CREATE INDEX IF NOT EXISTS alert_deliveries_queue ON alert_deliveries(state, sink, id);
 CREATE TABLE IF NOT EXISTS alert_active (
@@ -136,6 +147,9 @@ class Outbox:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(alert_deliveries)")}
+            if "retried_at" not in columns:  # a state file from before retry
+                db.execute("ALTER TABLE alert_deliveries ADD COLUMN retried_at REAL")
 
         try:
             # The sender thread uses this connection too; the lock serialises all use.
@@ -250,7 +264,8 @@ class Outbox:
                 (alert.key, body, sent_at))
 
     def mark_delivered(self, delivery_id: int, now: float) -> None:
-        self._set(delivery_id, DELIVERED, now, None, done_at=now)
+        # dropped while the attempt was in flight: the receiver has it all the same
+        self._set(delivery_id, DELIVERED, now, None, done_at=now, was=(PENDING, DROPPED))
 
     def mark_retry(self, delivery_id: int, now: float, next_attempt_at: float,
                    error: str) -> None:
@@ -261,25 +276,80 @@ class Outbox:
         self._set(delivery_id, FAILED, now, error, done_at=now)
 
     def _set(self, delivery_id: int, state: str, now: float, error: str | None, *,
-             done_at: float | None, next_attempt_at: float | None = None) -> None:
+             done_at: float | None, next_attempt_at: float | None = None,
+             was: tuple[str, ...] = (PENDING,)) -> None:
+        """Record an attempt's outcome, if the row is still in a state of ``was`` (a drop by
+        hand while the attempt was in flight is not undone by a retry mark)."""
         with self._using("write"), self._db:
             self._db.execute(
                 "UPDATE alert_deliveries SET state = ?, attempts = attempts + 1,"
                 " last_attempt_at = ?, last_error = ?, done_at = ?,"
-                " next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
-                (state, now, error, done_at, next_attempt_at, delivery_id))
+                " next_attempt_at = COALESCE(?, next_attempt_at)"
+                f" WHERE id = ? AND state IN ({', '.join('?' * len(was))})",
+                (state, now, error, done_at, next_attempt_at, delivery_id, *was))
 
     def expire(self, now: float, max_age_seconds: float, sink: str | None = None) -> int:
         """Mark deliveries (of ``sink``, or all) pending for longer than ``max_age_seconds``
-        failed; return how many."""
+        (since their notification was made, or since they were last retried by hand) failed;
+        return how many."""
         with self._using("write"), self._db:
             cursor = self._db.execute(
                 "UPDATE alert_deliveries SET state = ?, done_at = ?,"
                 " last_error = COALESCE(last_error || '; ', '') || 'gave up: too old'"
-                " WHERE state = ? AND (? IS NULL OR sink = ?) AND notification_id IN"
-                " (SELECT id FROM alert_notifications WHERE created_at <= ?)",
+                " WHERE state = ? AND (? IS NULL OR sink = ?) AND COALESCE(retried_at,"
+                " (SELECT created_at FROM alert_notifications n WHERE n.id = notification_id))"
+                " <= ?",
                 (FAILED, now, PENDING, sink, sink, now - max_age_seconds))
             return cursor.rowcount
+
+    def retry(self, delivery_id: int, now: float) -> bool:
+        """Make a pending or failed delivery pending and due at ``now``, with a new
+        ``max_age_seconds`` from ``now``; return whether it was pending or failed."""
+        with self._using("write"), self._db:
+            cursor = self._db.execute(
+                "UPDATE alert_deliveries SET state = ?, next_attempt_at = ?, retried_at = ?,"
+                " done_at = NULL WHERE id = ? AND state IN (?, ?)",
+                (PENDING, now, now, delivery_id, PENDING, FAILED))
+            return cursor.rowcount == 1
+
+    def drop(self, delivery_id: int, now: float) -> bool:
+        """Mark a pending or failed delivery dropped (never attempted again); return whether
+        it was pending or failed."""
+        with self._using("write"), self._db:
+            cursor = self._db.execute(
+                "UPDATE alert_deliveries SET state = ?, done_at = ? WHERE id = ? AND state IN"
+                " (?, ?)", (DROPPED, now, delivery_id, PENDING, FAILED))
+            return cursor.rowcount == 1
+
+    def prune(self, now: float, keep_done_seconds: float, keep_failed_seconds: float) -> int:
+        """Delete delivered and dropped deliveries done more than ``keep_done_seconds`` ago,
+        failed ones more than ``keep_failed_seconds`` ago, then the notifications left
+        without a delivery that are older than the shorter; never a pending delivery. Each batch of
+        rows is its own short transaction. Return how many deliveries were deleted."""
+        deleted = 0
+        for states, keep in (((DELIVERED, DROPPED), keep_done_seconds),
+                             ((FAILED,), keep_failed_seconds)):
+            marks = ", ".join("?" * len(states))
+            while True:
+                with self._using("write"), self._db:
+                    cursor = self._db.execute(
+                        "DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM"
+                        f" alert_deliveries WHERE state IN ({marks}) AND done_at <= ? LIMIT ?)",
+                        (*states, now - keep, _PRUNE_BATCH))
+                deleted += cursor.rowcount
+                if cursor.rowcount < _PRUNE_BATCH:
+                    break
+        oldest_kept = now - min(keep_done_seconds, keep_failed_seconds)
+        while True:
+            with self._using("write"), self._db:
+                cursor = self._db.execute(
+                    "DELETE FROM alert_notifications WHERE id IN (SELECT n.id FROM"
+                    " alert_notifications n WHERE n.created_at <= ? AND NOT EXISTS (SELECT 1"
+                    " FROM alert_deliveries d WHERE d.notification_id = n.id) LIMIT ?)",
+                    (oldest_kept, _PRUNE_BATCH))
+            if cursor.rowcount < _PRUNE_BATCH:
+                break
+        return deleted
 
     # -- reading --------------------------------------------------------------------------
 
@@ -295,8 +365,13 @@ class Outbox:
         params: tuple[object, ...] = (state, limit) if state else (limit,)
         return self._select(f"{where}ORDER BY d.id DESC LIMIT ?", params)
 
+    def deliveries_of(self, number: int) -> list[Delivery]:
+        """Notification ``number``'s deliveries, in the order of its sinks."""
+        return self._select("WHERE n.id = ? ORDER BY d.id", (number,))
+
     def counts(self) -> dict[str, int]:
-        """How many deliveries are pending, delivered, failed."""
+        """How many deliveries are pending, delivered, failed, and dropped (that key only
+        once one is: the counts read as before for a state file nobody dropped from)."""
         with self._using("read"):
             rows = self._db.execute(
                 "SELECT state, COUNT(*) FROM alert_deliveries GROUP BY state").fetchall()

@@ -21,7 +21,7 @@ from threadwatch.events import Kind
 from threadwatch.health.levels import Level
 from threadwatch.health.metrics import COUNT_KEYS, RATE_KEYS
 from threadwatch.health.settings import RaisedLevel
-from threadwatch.settings import DAY, HOUR, WEEK, Settings
+from threadwatch.settings import DAY, HOUR, WEEK, YEAR, Settings
 
 # An [alerts.sinks.NAME] table: the settings of the sink type its ``type`` names (dumped with
 # all of that type's keys, not only the ones every sink has).
@@ -53,7 +53,8 @@ class InhibitRuleConfig(Settings):
 
 
 class DeliveryConfig(Settings):
-    """``[alerts.delivery]``: retries of the outbox sender."""
+    """``[alerts.delivery]``: retries of the outbox sender, and how long the outbox keeps
+    what is done with."""
 
     backoff_initial_seconds: float = Field(5.0, ge=0.01, le=HOUR)
     backoff_max_seconds: float = Field(300.0, ge=0.01, le=DAY)
@@ -61,6 +62,10 @@ class DeliveryConfig(Settings):
     retry_after_max_seconds: float = Field(3600.0, gt=0, le=DAY)
     # A notification still undelivered after this long is marked failed (kept, shown).
     max_age_seconds: float = Field(86400.0, gt=0, le=30 * DAY)
+    # Retention: delivered (and dropped) deliveries, then failed ones, are deleted from the
+    # state file this long after they were done with; pending ones never are.
+    keep_delivered_seconds: float = Field(7 * DAY, ge=60, le=YEAR)
+    keep_failed_seconds: float = Field(30 * DAY, ge=60, le=YEAR)
 
 
 def _default_event_rules() -> tuple[EventRuleConfig, ...]:

@@ -9,6 +9,7 @@ import os
 
 from threadwatch.cli import (  # noqa: F401 - register commands
     alerts,
+    alerts_manage,
     config,
     report,
     rules,

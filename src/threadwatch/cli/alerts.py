@@ -1,4 +1,6 @@
-"""``threadwatch alert-test`` and ``threadwatch alerts``: try the sinks, read the alert log."""
+"""``threadwatch alert-test`` and ``threadwatch alerts``: try the sinks, read the alert log
+(``alerts`` is a group: with no subcommand it lists; ``alerts_manage.py`` adds retry and
+drop)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ from threadwatch.cli.app import ConfigOption, OutputFormat, app, fail, load_sett
 from threadwatch.errors import ThreadwatchError
 from threadwatch.health.levels import Level
 from threadwatch.text import safe_text
+from threadwatch.usage import ThreadwatchGroup
+
+alerts_app = typer.Typer(
+    cls=ThreadwatchGroup,
+    invoke_without_command=True,  # `threadwatch alerts` alone lists, as it always did
+    rich_markup_mode=None,
+)
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command("alert-test")
@@ -40,8 +50,9 @@ def alert_test(
     raise typer.Exit(0 if all(check.accepted for check in checks) else int(Level.UNKNOWN))
 
 
-@app.command("alerts")
+@alerts_app.callback()
 def alerts_command(
+    ctx: typer.Context,
     state: Annotated[
         Path | None,
         typer.Option("--state", help="The state file tail writes (default as for tail)."),
@@ -53,12 +64,14 @@ def alerts_command(
         OutputFormat, typer.Option("--format", "-f", help="table or json.")
     ] = OutputFormat.table,
 ) -> None:
-    """List recent alerts and the outbox (pending, delivered, failed). Only reads the state
-    file.
+    """List recent alerts and the outbox (pending, delivered, failed, dropped). Only reads the
+    state file. `alerts retry ID` and `alerts drop ID` change a notification's deliveries.
 
     Exit code: 0 ok (also "no alerts yet": no state file at the default place), 3 error (e.g.
     no state file at the --state given).
     """
+    if ctx.invoked_subcommand is not None:
+        return  # its options are the subcommand's to read (--state)
     from threadwatch.alerts.log import format_alert_log, read_alert_log  # noqa: PLC0415 - lazy
     from threadwatch.logs import log_to_stderr  # noqa: PLC0415 - lazy
     from threadwatch.statefile import default_state_path  # noqa: PLC0415 - lazy
