@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
@@ -22,6 +23,7 @@ from threadwatch.live.metrics import (
     OTHER,
     MetricsCollector,
     MetricsExporter,
+    MetricsServer,
     ScopeLabels,
 )
 from threadwatch.parse.grammar import Grammar
@@ -155,3 +157,30 @@ def test_the_served_text_says_what_prometheus_client_would(tmp_path: Path) -> No
         ("threadwatch_events_total", (("count", "batches"), ("scope", "line\nbreak.log")))] == 1
     assert len(expected) == len(FAMILIES)
     dispatcher.close()
+
+
+def test_the_server_answers_the_text_format_gzipped_to_prometheus() -> None:
+    """Prometheus asks for OpenMetrics first and takes gzip: it gets the text format,
+    gzipped; a client without gzip gets it plain; a POST is refused."""
+    tail = Followed()
+    exporter = MetricsExporter(tail, CONFIG)
+    feed(tail, exporter, "a.log", batch(1), at=1000.0)
+    exporter.tick(1001.0)
+    server = MetricsServer("127.0.0.1:0", MetricsCollector(exporter))
+    url = f"http://127.0.0.1:{server.port}/metrics"
+    try:
+        with httpx.Client() as client:
+            asked = client.get(url, headers={
+                "Accept": "application/openmetrics-text;version=1.0.0,text/plain;"
+                          "version=0.0.4;q=0.5", "Accept-Encoding": "gzip"})
+            plain = client.get(url, headers={"Accept-Encoding": "identity"})
+            posted = client.post(url)
+    finally:
+        server.close()
+    assert asked.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert asked.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert asked.text == plain.text
+    assert families_of(plain.text)["threadwatch_events"][2][
+        ("threadwatch_events_total", (("count", "batches"), ("scope", "a.log")))] == 1
+    assert posted.status_code == 405
