@@ -1,7 +1,7 @@
 """Measure ``tail --metrics-listen``: scrape time, and what exporting costs the tail.
 
 Usage: python benchmarks/bench_metrics.py [--files 1000] [--writers 20] [--lines 20000]
-       [--rounds 3] [--compare OTHER/src] [--scrape-only]
+       [--rounds 3] [--compare OTHER/src] [--scrape-only | --throughput-only]
 
 (a) a ``threadwatch tail --metrics-listen`` process follows ``--files`` files (default
     ``--metrics-max-scopes``); ``/metrics`` is fetched 30 times per round, as Prometheus
@@ -11,7 +11,8 @@ Usage: python benchmarks/bench_metrics.py [--files 1000] [--writers 20] [--lines
     this one's in the same run, and prints now/then;
 (b) the sustained events/s of an in-process ``Tail`` while ``--writers`` processes append
     ``--lines`` lines each, with and without the metrics consumer and its HTTP server (scraped
-    every second), alternated, in the same run (target: under 5 % slower).
+    every second), alternated, in the same run (target: under 5 % slower); for another tree's,
+    run the script with ``PYTHONPATH=OTHER/src``.
 """
 
 from __future__ import annotations
@@ -112,7 +113,10 @@ def _ready(text: str, files: int) -> bool:
             == files)
 
 
-def sustained(work: Path, writers: int, lines: int, *, exporting: bool) -> float:
+def sustained(work: Path, writers: int, lines: int, *, exporting: bool) -> tuple[float, float]:
+    """Events/s, and CPU µs per event of this process (the tail, and the exporter and its
+    scrapes; the writers are other processes): the CPU figure is what other jobs sharing the
+    machine disturb least."""
     folder = Path(tempfile.mkdtemp(dir=work))
     paths = [folder / f"tmp_batt_{index:010d}_run.log" for index in range(writers)]
     for path in paths:
@@ -128,9 +132,10 @@ def sustained(work: Path, writers: int, lines: int, *, exporting: bool) -> float
         server = MetricsServer("127.0.0.1:0", MetricsCollector(exporter))
         consumers.append(exporter)
 
-        def scrape() -> None:
-            while not scraping.wait(1.0):
-                httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=10)
+        def scrape() -> None:  # one client, as Prometheus (making one costs ~20 ms of CPU)
+            with httpx.Client(timeout=10, headers=PROMETHEUS_HEADERS) as client:
+                while not scraping.wait(1.0):
+                    client.get(f"http://127.0.0.1:{server.port}/metrics")
 
         threading.Thread(target=scrape, daemon=True).start()
     thread = threading.Thread(target=tail.run, args=(consumers,))
@@ -139,6 +144,7 @@ def sustained(work: Path, writers: int, lines: int, *, exporting: bool) -> float
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_writer, args=(str(p), lines)) for p in paths]
     started = time.perf_counter()
+    cpu = time.process_time()
     for process in processes:
         process.start()
     for process in processes:
@@ -148,12 +154,47 @@ def sustained(work: Path, writers: int, lines: int, *, exporting: bool) -> float
     while counter.count < expected and time.monotonic() < deadline:
         time.sleep(0.002)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     scraping.set()
     tail.stop()
     thread.join()
     if server is not None:
         server.close()
-    return counter.count / elapsed
+    return counter.count / elapsed, cpu / max(counter.count, 1) * 1e6
+
+
+def scrapes(work: Path, args: argparse.Namespace) -> None:
+    """(a), and the other tree's with --compare."""
+    folder = many_files(work, args.files)
+    now: list[float] = []
+    then: list[float] = []
+    for _ in range(args.rounds):  # alternated, so that a busy spell hits both alike
+        times, lines = scrape_time(folder, args.files)
+        now += times
+        if args.compare is not None:
+            then += scrape_time(folder, args.files, args.compare)[0]
+    print(f"(a) /metrics with {args.files} files ({lines} lines), {len(now)} scrapes:"
+          f" median {statistics.median(now):.1f} ms, max {max(now):.1f} ms")
+    if then:
+        print(f"    then ({args.compare}): median {statistics.median(then):.1f} ms,"
+              f" max {max(then):.1f} ms")
+
+
+def throughput(work: Path, args: argparse.Namespace) -> None:
+    """(b): this tree only (run the script with PYTHONPATH=OTHER/src for another's)."""
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(args.rounds):
+        for exporting in (False, True):
+            rate, cpu = sustained(work, args.writers, args.lines, exporting=exporting)
+            rates[exporting].append(rate)
+            cpus[exporting].append(cpu)
+    plain, exported = statistics.median(rates[False]), statistics.median(rates[True])
+    print(f"(b) events/s without metrics {plain:,.0f}, with {exported:,.0f}"
+          f" ({(plain - exported) / plain * 100:+.1f} % slower)")
+    plain, exported = statistics.median(cpus[False]), statistics.median(cpus[True])
+    print(f"    CPU per event without metrics {plain:.2f} µs, with {exported:.2f} µs"
+          f" ({(exported - plain) / plain * 100:+.1f} %)")
 
 
 def main() -> None:
@@ -164,32 +205,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--compare", type=Path, help="another source tree's src/ to compare")
     parser.add_argument("--scrape-only", action="store_true", help="(a) only")
+    parser.add_argument("--throughput-only", action="store_true", help="(b) only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        folder = many_files(work, args.files)
-        now: list[float] = []
-        then: list[float] = []
-        for _ in range(args.rounds):  # alternated, so that a busy spell hits both alike
-            times, lines = scrape_time(folder, args.files)
-            now += times
-            if args.compare is not None:
-                then += scrape_time(folder, args.files, args.compare)[0]
-        print(f"(a) /metrics with {args.files} files ({lines} lines), {len(now)} scrapes:"
-              f" median {statistics.median(now):.1f} ms, max {max(now):.1f} ms")
-        if then:
-            print(f"    then ({args.compare}): median {statistics.median(then):.1f} ms,"
-                  f" max {max(then):.1f} ms")
-        if args.scrape_only:
-            return
-        rates: dict[bool, list[float]] = {False: [], True: []}
-        for _ in range(args.rounds):
-            for exporting in (False, True):
-                rates[exporting].append(sustained(work, args.writers, args.lines,
-                                                  exporting=exporting))
-        plain, exported = statistics.median(rates[False]), statistics.median(rates[True])
-        print(f"(b) events/s without metrics {plain:,.0f}, with {exported:,.0f}"
-              f" ({(plain - exported) / plain * 100:+.1f} % slower)")
+        if not args.throughput_only:
+            scrapes(work, args)
+        if not args.scrape_only:
+            throughput(work, args)
 
 
 if __name__ == "__main__":

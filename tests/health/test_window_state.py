@@ -156,3 +156,33 @@ def test_a_window_saved_with_a_count_unknown_here_is_not_used() -> None:
     assert other.restore_state(renamed, 101.0) == ["a.log"]
     assert other.sources() == []
     other.snapshot(101.0)  # reads as before, with the source left out
+
+
+def test_counted_is_what_this_process_counted_across_expiry_and_restart() -> None:
+    """``counted`` (the /metrics counters) is every count the window made, also after its
+    buckets leave the window; a window taken back at a restart counts from 0 again, and what
+    it counts afterwards (a batch restored open and finished now included) adds up as in the
+    process that never stopped."""
+    config = load_config()
+    script = steps(config)
+    middle = len(script) // 2
+    never = WindowedHealth(config, WINDOW, BUCKET)
+    for at, events in script[:middle]:
+        never.add_all(events, at)
+        never.snapshot(at)  # buckets leave the window as time passes
+    restart_at = script[middle][0]
+    again = restarted(config, never.unsaved_state(), restart_at)
+    before = {source: c.counts for source, c in never.counted(never.sources()).items()}
+    assert all(not any(c.counts.values()) for c in again.counted(again.sources()).values())
+    for at, events in script[middle:]:
+        never.add_all(events, at)
+        again.add_all(events, at)
+        never.snapshot(at)
+        again.snapshot(at)
+    for source, counted in never.counted(never.sources()).items():
+        since = again.counted([source])[source].counts
+        assert {k: n - before.get(source, {}).get(k, 0) for k, n in counted.counts.items()} == {
+            k: n for k, n in since.items()}, source
+    totals = {k: sum(c.counts[k] for c in never.counted(never.sources()).values())
+              for k in ("batches", "overload")}
+    assert totals["batches"] > 0 and totals["overload"] > 0

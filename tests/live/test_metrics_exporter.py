@@ -3,6 +3,7 @@ that never go down (a window that empties, a source let go), scope labels capped
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ from threadwatch.alerts.testing import FakeClock, MemorySink
 from threadwatch.config import load_config
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import LIVE_KINDS
-from threadwatch.health.window import ScopeHealth, WindowedHealth
+from threadwatch.health.window import Counted, ScopeHealth, WindowedHealth
 from threadwatch.live.metrics import (
     FAMILIES,
     OTHER,
@@ -61,6 +62,9 @@ class Followed:
 
     def followed(self) -> int:
         return len(self.health.sources())
+
+    def counted(self, sources: Iterable[str]) -> dict[str, Counted]:
+        return self.health.counted(sources)
 
 
 def feed(tail: Followed, exporter: MetricsExporter, source: str, text: str, at: float) -> None:
@@ -184,3 +188,14 @@ def test_the_server_answers_the_text_format_gzipped_to_prometheus() -> None:
     assert families_of(plain.text)["threadwatch_events"][2][
         ("threadwatch_events_total", (("count", "batches"), ("scope", "a.log")))] == 1
     assert posted.status_code == 405
+
+
+def test_a_source_let_go_and_back_between_snapshots_keeps_counting_up() -> None:
+    tail = Followed()
+    exporter = MetricsExporter(tail, CONFIG)
+    feed(tail, exporter, "a.log", batch(1) + batch(2), at=1000.0)
+    assert exporter.take(1001.0).scopes["a.log"].events["batches"] == 2
+    tail.health.forget("a.log")  # rotated away, and a new a.log read before the next snapshot
+    feed(tail, exporter, "a.log", batch(3), at=1002.0)
+    assert exporter.take(1003.0).scopes["a.log"].events["batches"] == 3
+    assert exporter.take(1004.0).scopes["total"].events["batches"] == 3

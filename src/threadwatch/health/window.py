@@ -8,6 +8,11 @@ line arrives (the total counts the stalled sources). Each source keeps its own `
 (lines without a task id belong to the latest batch *of their source*); the total is the sum
 of the sources' window counts, judged as one.
 
+What a source counted since this process began (``counted``: the ``/metrics`` counters) is
+the window's buckets plus those that left it (``retired``, summed as they go), less the
+buckets taken back at start; no second tally is kept for it. A batch still open when its bucket
+leaves the window (open longer than the window) has its executor counted in neither.
+
 A restart of ``tail`` must not forget the window: a source that is still red would read as
 *unknown* and resolve its alert, then fire again. Each source's window (buckets, open batches,
 run and stall state, latest event) is therefore saved as JSON with the checkpoints, in the same
@@ -19,12 +24,13 @@ saw them), the window may span a rotation, and a run's start may lie before the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from threadwatch.events import Event, Kind
 from threadwatch.health.levels import Level
@@ -43,6 +49,19 @@ class ScopeHealth(ScopeReport):
 
     last_event_at: float | None = None
     last_event: Event | None = None
+
+
+class Counted(NamedTuple):
+    """What one source's window counted since this process began (``WindowedHealth.counted``).
+
+    Attributes:
+        window: the window's serial number: a source forgotten and seen again has a new
+            window, which counts from 0 again.
+        counts: every count key, never going down while the window lives.
+    """
+
+    window: int
+    counts: Counts
 
 
 @dataclass(frozen=True)
@@ -64,11 +83,16 @@ class LevelChange:
 
 
 class _SourceWindow:
+    _serials = itertools.count(1)
+
     def __init__(self, inference: Inference) -> None:
         self.tally = Tally(inference)
         self.buckets: deque[tuple[int, Counts]] = deque()
         self.last_event_at: float | None = None
         self.last_event: Event | None = None
+        self.serial = next(self._serials)
+        # the buckets that left the window, summed, less those restored at start
+        self.retired: Counts = dict.fromkeys(COUNT_KEYS, 0)
 
     def enter(self, bucket: int) -> None:
         """Count from now on into ``bucket``."""
@@ -79,7 +103,13 @@ class _SourceWindow:
 
     def expire(self, oldest_bucket: int) -> None:
         while self.buckets and self.buckets[0][0] < oldest_bucket:
-            self.buckets.popleft()
+            add_counts(self.retired, self.buckets.popleft()[1])
+
+    def counted(self) -> Counted:
+        counts = dict(self.retired)
+        for _, bucket in self.buckets:
+            add_counts(counts, bucket)
+        return Counted(self.serial, counts)
 
     def stalled(self, now: float, stall_seconds: float) -> bool:
         """The run started, has not finished, and nothing came for ``stall_seconds``."""
@@ -116,6 +146,9 @@ class _SourceWindow:
             # a batch whose bucket has left the window counts nowhere any more
             return kept[bucket] if bucket in kept else defaultdict(int)
 
+        for counts in kept.values():  # counted by an earlier process
+            for key, n in counts.items():
+                window.retired[key] -= n
         window.tally = Tally.from_live_state(state["tally"], inference, counts_of)
         if window.buckets:
             window.tally.counts = window.buckets[-1][1]
@@ -256,6 +289,13 @@ class WindowedHealth:
     def sources(self) -> list[str]:
         """The sources with a window."""
         return list(self._sources)
+
+    def counted(self, sources: Iterable[str]) -> dict[str, Counted]:
+        """What each of ``sources`` counted since this process began (the ones without a
+        window left out): the window's counts and those that left it, without the stall
+        count or the executors of batches still open."""
+        windows = self._sources
+        return {source: windows[source].counted() for source in sources if source in windows}
 
     def snapshot(self, now: float) -> list[ScopeHealth]:
         """Every source's health, then the total's, at time ``now``."""

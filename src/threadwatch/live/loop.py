@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ from threadwatch.errors import StateError
 from threadwatch.events import Event, Kind
 from threadwatch.health.consumer import Consumer
 from threadwatch.health.metrics import LIVE_KINDS
-from threadwatch.health.window import ScopeHealth, WindowedHealth
+from threadwatch.health.window import Counted, ScopeHealth, WindowedHealth
 from threadwatch.live.metrics import (
     DEFAULT_MAX_SCOPES,
     MetricsCollector,
@@ -150,6 +150,11 @@ class Tail:
     def lag_bytes(self) -> dict[str, int]:
         """Per source, bytes written and not read yet (as of the last read)."""
         return self.source.lag_bytes()
+
+    def counted(self, sources: Iterable[str]) -> dict[str, Counted]:
+        """What each of ``sources`` still followed counted since this tail started (call in
+        the loop's thread)."""
+        return self.health.counted(sources)
 
     def followed(self) -> int:
         """How many files (and standard input) are followed now."""
