@@ -195,10 +195,13 @@ scrape_configs:
         def scraped_twice() -> bool:  # rate() needs two samples
             assert prometheus.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
             try:
-                answer = httpx.get(api, params={"query": "count_over_time(up[1m])"},
-                                   timeout=5).json()
+                response = httpx.get(api, params={"query": "count_over_time(up[1m])"},
+                                     timeout=5)
             except httpx.HTTPError:
                 return False
+            if response.status_code != 200:  # 503 "Service Unavailable" while it starts
+                return False
+            answer = response.json()
             result = answer.get("data", {}).get("result", [])
             return bool(result) and float(result[0]["value"][1]) >= 3
 
