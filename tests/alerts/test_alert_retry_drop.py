@@ -1,6 +1,7 @@
 """``threadwatch alerts retry|drop ID`` against a real ``tail`` process, its state file and a
 real local HTTP receiver: a notification given up on (failed after ``max_age_seconds``) goes
-out when retried, without restarting tail; a dropped one never does."""
+out when retried, without restarting tail; a dropped one never does. And a drop while an
+attempt is in flight (in process, on a real state file)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alert_helpers import Receiver
 from pytest_httpserver import HTTPServer
 
 from faults.tail_process import FAST_TAIL, MEMORY_ERROR, TailService, append
 from sources.tail_helpers import wait_until
+from threadwatch.alerts.model import Notification
+from threadwatch.alerts.outbox import Outbox
+from threadwatch.alerts.sender import SinkSender
+from threadwatch.alerts.settings import DeliveryConfig
+from threadwatch.alerts.testing import MemorySink
+from threadwatch.errors import DeliveryError
 
 SINK = """
 [alerts.sinks.{name}]
@@ -129,3 +137,34 @@ def test_a_dropped_delivery_never_arrives(tmp_path: Path, httpserver: HTTPServer
         assert "outbox: 0 pending, 1 delivered, 0 failed, 1 dropped" in listing.stdout
         assert "#1 -> hook         dropped" in listing.stdout
         assert service.stop()[0] == 0
+
+
+class DroppingSink(MemorySink):
+    """A sink during whose attempt the delivery is dropped by hand (another process running
+    ``alerts drop``), then the attempt fails or succeeds."""
+
+    def __init__(self, outbox: Outbox, delivery_id: int, *, accept: bool) -> None:
+        super().__init__()
+        self._outbox, self._id, self._accept = outbox, delivery_id, accept
+
+    def send(self, notification: Notification) -> None:
+        assert self._outbox.drop(self._id, 1001.0)
+        if not self._accept:
+            raise DeliveryError("HTTP 503", retryable=True)
+        self.sent.append(notification)
+
+
+@pytest.mark.parametrize(("accept", "state"), [(False, "dropped"), (True, "delivered")])
+def test_a_drop_during_an_attempt_is_not_undone_by_its_outcome(
+        tmp_path: Path, accept: bool, state: str) -> None:
+    """A failed attempt does not make a dropped delivery pending again; one the receiver
+    accepted is marked delivered, which is what happened."""
+    outbox = Outbox(tmp_path / "state.db")
+    outbox.enqueue(Notification((), 1000.0, "h"), ["hook"])
+    delivery = outbox.deliveries_of(1)[0]
+    sender = SinkSender(outbox, "hook", DroppingSink(outbox, delivery.id, accept=accept), 0.0,
+                        DeliveryConfig())
+    assert sender.deliver_due(1001.0) == 1
+    assert outbox.deliveries_of(1)[0].state == state
+    assert sender.deliver_due(1100.0) == 0  # nothing left to attempt
+    outbox.close()
