@@ -59,3 +59,30 @@ def test_a_file_replaced_by_a_fifo_is_refused_when_opened_not_waited_on(tmp_path
     path = fifo(tmp_path / "a.log")  # what discovery saw was a file; now it is a FIFO
     error = raises_without_blocking(lambda: os.close(open_file(str(path))), path)
     assert isinstance(error, NotRegularFile)
+
+
+def test_a_path_that_does_not_exist_yet_is_waited_for_watched_from_its_nearest_folder(
+    tmp_path: Path,
+) -> None:
+    later = tmp_path / "later" / "logs"
+    roots = Roots.parse([str(later)], INCLUDE, ())
+    assert roots.waiting == (str(later),) and roots.has_files
+    assert roots.problems == (f"{later}: does not exist yet; waiting for it",)
+    assert roots.watch_dirs() == [(str(tmp_path), False)]
+    assert roots.scan() == {} and roots.appeared() == []
+    assert roots.could_follow(str(later / "run.log"))
+    assert not roots.could_follow(str(later / "notes.txt"))
+    log = touch(later / "host-a" / "run.log")
+    touch(later / "notes.txt")
+    assert list(roots.scan()) == [str(log)]  # a folder: walked with the patterns
+    assert roots.appeared() == [str(later)]
+    assert roots.watch_dirs() == [(str(later), True)]
+
+
+def test_a_file_waited_for_is_followed_whatever_its_name(tmp_path: Path) -> None:
+    out = tmp_path / "run.out"
+    roots = Roots.parse([str(out)], INCLUDE, ())
+    assert roots.scan() == {}
+    touch(out)
+    assert list(roots.scan()) == [str(out)]
+    assert roots.appeared() == []  # a file: its folder is watched already

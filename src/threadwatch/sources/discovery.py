@@ -6,6 +6,10 @@ and none of the exclude patterns; globs are expanded on each scan; files named e
 followed whatever their name. Compressed files (rotated logs gzipped by logrotate) are never
 followed: their content was already read from the file they were rotated from.
 
+A path that does not exist yet (a folder the batch program has not made yet, a log not yet
+written) is waited for, not an error: it is said once (``Roots.problems``) and followed once it
+appears, a folder walked like the others, a file whatever its name.
+
 Only regular files are followed: a FIFO, a device or a socket found by a scan is left out, and
 one named explicitly is a problem line (``Roots.problems``); nothing is ever opened in a way
 that can block (``open_regular``).
@@ -42,7 +46,9 @@ class Roots:
         globs: expanded on every scan (a folder they match is walked).
         stdin: ``-`` was given.
         include, exclude: file name patterns for folders and globs.
-        problems: paths named explicitly and left out, one line each (not regular files).
+        problems: one line each for paths named explicitly and left out (not regular files),
+            and for paths waited for.
+        waiting: paths that did not exist when given: followed once they appear.
     """
 
     folders: tuple[str, ...]
@@ -52,6 +58,7 @@ class Roots:
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     problems: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -60,9 +67,9 @@ class Roots:
         """Check and sort the command-line paths.
 
         Raises:
-            SourceError: no path given, or a folder or file is missing or unreadable, or a
-                named file is compressed, or nothing is left to follow once paths that are not
-                regular files (FIFOs, devices) are left out.
+            SourceError: no path given, or a folder or file is unreadable, or a named file is
+                compressed, or nothing is left to follow once paths that are not regular files
+                (FIFOs, devices) are left out.
         """
         if not paths:
             raise SourceError("no paths to follow")
@@ -70,6 +77,8 @@ class Roots:
         files: list[str] = []
         globs: list[str] = []
         problems: list[str] = []
+        skipped: list[str] = []
+        waiting: list[str] = []
         stdin = False
         for path in paths:
             if path == STDIN:
@@ -80,20 +89,28 @@ class Roots:
                 _check_folder(path)
                 folders.append(os.path.abspath(path))
             elif os.path.exists(path) and is_regular(path) is False:
-                problems.append(f"{path}: {NOT_REGULAR}, skipped")
+                skipped.append(f"{path}: {NOT_REGULAR}, skipped")
             elif os.path.exists(path):
                 _check_file(path)
                 files.append(os.path.abspath(path))
+            elif os.path.lexists(path):  # a dangling symbolic link: its target may come
+                waiting.append(os.path.abspath(path))
+                problems.append(f"{path}: does not exist yet (a dangling link); waiting for it")
             else:
-                raise SourceError(f"{path}: no such file or folder")
-        if problems and not (folders or files or globs or stdin):
-            raise SourceError(f"nothing to follow: {'; '.join(problems)}")
+                waiting.append(os.path.abspath(path))
+                problems.append(f"{path}: does not exist yet; waiting for it")
+        if skipped and not (folders or files or globs or stdin or waiting):
+            raise SourceError(f"nothing to follow: {'; '.join(skipped)}")
         return cls(tuple(folders), tuple(files), tuple(globs), stdin, tuple(include),
-                   tuple(exclude), tuple(problems))
+                   tuple(exclude), (*skipped, *problems), tuple(waiting))
 
     @property
     def has_files(self) -> bool:
-        return bool(self.folders or self.files or self.globs)
+        return bool(self.folders or self.files or self.globs or self.waiting)
+
+    def appeared(self) -> list[str]:
+        """The waited-for paths that are folders now (to be watched from now on)."""
+        return [path for path in self.waiting if os.path.isdir(path)]
 
     def watch_dirs(self) -> list[tuple[str, bool]]:
         """The folders to watch for changes, each with whether to watch it recursively."""
@@ -107,18 +124,24 @@ class Roots:
         for file in self.files:
             parent = os.path.dirname(file)
             watches.setdefault(parent, False)
+        for path in self.waiting:
+            if os.path.isdir(path):
+                watches[path] = True
+            else:  # its creation shows in the nearest folder that exists (deeper: the sweep)
+                watches.setdefault(_existing_ancestor(path), False)
         return sorted(watches.items())
 
     def could_follow(self, path: str) -> bool:
         """True if a file at ``path`` would be followed (cheap: names only, no file access)."""
-        if path in self.files:
+        if path in self.files or path in self.waiting:
             return True
         name = os.path.basename(path)
         if name.startswith(".") or is_compressed(name):
             return False
         if any(fnmatch(path, pattern) for pattern in self.globs):
             return True
-        folders = [*self.folders, *(_glob_base(pattern) for pattern in self.globs)]
+        folders = [*self.folders, *self.waiting,
+                   *(_glob_base(pattern) for pattern in self.globs)]
         return wanted(name, self.include, self.exclude) and any(
             path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders
         )
@@ -141,6 +164,11 @@ class Roots:
         yield from self.files
         for folder in self.folders:
             yield from self._walk(folder)
+        for path in self.waiting:
+            if os.path.isdir(path):
+                yield from self._walk(path)
+            elif not is_compressed(path):
+                yield path  # not there yet, or a file: scan keeps it if it is a regular file
         for pattern in self.globs:
             for match in sorted(glob.glob(pattern, recursive=True)):
                 if os.path.isdir(match):
@@ -155,6 +183,13 @@ class Roots:
 
 def _is_regular(status: os.stat_result) -> bool:
     return (status.st_mode & 0o170000) == 0o100000
+
+
+def _existing_ancestor(path: str) -> str:
+    folder = os.path.dirname(path)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def _glob_base(pattern: str) -> str:

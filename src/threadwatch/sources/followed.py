@@ -17,9 +17,10 @@ quiet for ``close_idle_seconds`` are closed, and at most ``max_open_files`` are 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from threadwatch.events import Event
@@ -193,6 +194,18 @@ class FollowedFiles:
         for follower in self._followers.values():
             follower.sync_checkpoint()
         self._store.save([*self._live.values(), *self._retired], windows=windows)
+
+    def set_patterns(self, include: Sequence[str], exclude: Sequence[str]) -> None:
+        """Follow what these file name patterns select from now on (a reload): files found
+        by the next discovery start, files no longer selected are let go like vanished
+        ones (read to their end, released after ``release_seconds``)."""
+        self._roots = dataclasses.replace(self._roots, include=tuple(include),
+                                          exclude=tuple(exclude))
+        self.needs_rescan = True
+
+    def appeared(self) -> list[str]:
+        """The waited-for paths that are folders now (see ``Roots.waiting``)."""
+        return self._roots.appeared()
 
     def followed_names(self) -> set[str]:
         """The source names of the files followed now, and of those waiting to be (a copy

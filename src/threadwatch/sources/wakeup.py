@@ -9,6 +9,7 @@ net for events lost by an overflowing queue. With polling, every sweep is a full
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,16 @@ from watchdog.events import (
 from threadwatch.logs import TAIL_LOGGER, get_logger
 
 logger = get_logger(TAIL_LOGGER)
+
+
+def _not_a_stop_race(record: logging.LogRecord) -> bool:
+    # watchdog logs this error when its emitter is stopped while it waits for an event (a
+    # race in its own stop, harmless: nothing is lost); a tail that stops soon after it
+    # started (a bad --metrics-listen) would print it as a stray line on stderr
+    return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_not_a_stop_race)
 
 INOTIFY = "inotify"
 POLLING = "polling"
@@ -144,6 +155,19 @@ class Waker:
                 if event.dest_path:
                     self._paths.add(_text(event.dest_path))
         self._event.set()
+
+    def watch(self, folder: str, *, recursive: bool = True) -> None:
+        """Watch ``folder`` too from now on (a folder waited for has appeared); with polling,
+        nothing to do: every sweep looks everywhere."""
+        if self._observer is None:
+            return
+        try:
+            self._observer.schedule(_Handler(self), folder, recursive=recursive,
+                                    event_filter=_WANTED_EVENTS)
+        except OSError as exc:
+            logger.warning("%s: cannot watch with inotify (%s); it is looked at every %g s",
+                           folder, exc.strerror or exc, self._interval)
+        self.notify()
 
     def notify(self) -> None:
         """Wake the reader now (another source has data, or it must stop)."""
