@@ -62,7 +62,7 @@ _WHERE = {
     "ScopeReport": "threadwatch.health.scope",
     "Tail": "threadwatch.live.loop",
     "TailOptions": "threadwatch.live.loop",
-    "tail_logs": "threadwatch.live.loop",
+    "tail_logs": "threadwatch.live.service",
     "Report": "threadwatch.report.model",
     "build_report": "threadwatch.report.model",
 }
@@ -77,7 +77,8 @@ if TYPE_CHECKING:
     from threadwatch.health.rules import Verdict, judge
     from threadwatch.health.scope import ScopeReport
     from threadwatch.health.window import LevelChange, ScopeHealth, WindowedHealth
-    from threadwatch.live.loop import Tail, TailOptions, tail_logs
+    from threadwatch.live.loop import Tail, TailOptions
+    from threadwatch.live.service import tail_logs
     from threadwatch.parse.grammar import Grammar
     from threadwatch.parse.scanner import Scanner
     from threadwatch.report.model import Report, build_report

@@ -7,6 +7,7 @@
      │    ├── StateInUseError   another ``tail`` holds the state file's lock
      │    └── OutboxError       the alert outbox (tables in the state file) cannot be used
      ├── NothingReadError       no input at all could be read
+     ├── NotRunningError        no running ``tail`` answers ``threadwatch status``
      ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
      └── DeliveryError          an alert sink did not accept a notification
 
@@ -75,6 +76,10 @@ class OutboxError(StateError):
 
 class NothingReadError(ThreadwatchError):
     """None of the given inputs could be read."""
+
+
+class NotRunningError(ThreadwatchError):
+    """No running ``threadwatch tail`` answers on the state file's status socket."""
 
 
 class SinkConfigError(ThreadwatchError):

@@ -102,12 +102,36 @@ def test_stdin_is_followed_to_its_end(tmp_path: Path) -> None:
     assert tail.numbers() == [1, 2]
 
 
-def test_missing_folder_is_a_one_line_error_with_exit_3(tmp_path: Path) -> None:
-    tail = TailProcess(str(tmp_path / "nothere"), "--state", str(tmp_path / "state.db"))
-    assert tail.finish() == 3
+def test_a_folder_that_does_not_exist_yet_is_waited_for_then_followed(tmp_path: Path) -> None:
+    logs = tmp_path / "later" / "logs"  # neither exists yet
+    state = tmp_path / "state.db"
+    tail = TailProcess(str(logs), "--state", str(state))
+    wait_until(lambda: (tmp_path / "state.db.sock").exists() or tail.process.poll() is not None,
+               "tail to start")
+    assert tail.process.poll() is None
+    logs.mkdir(parents=True)
+    (logs / "run.log").write_text(batch_line(1) + batch_line(2))
+    wait_until(lambda: tail.numbers() == [1, 2], "the events of the folder once it appeared")
+    with (logs / "run.log").open("a") as stream:  # followed, not only found
+        stream.write(batch_line(3))
+    wait_until(lambda: tail.numbers() == [1, 2, 3], "a line appended later")
+    assert tail.finish(signal.SIGTERM) == 0
     assert tail.stderr.strip().splitlines() == [
-        f"threadwatch: {tmp_path / 'nothere'}: no such file or folder"
+        f"threadwatch: {logs}: does not exist yet; waiting for it",
+        f"threadwatch: {logs}: appeared; following it",
     ]
+
+
+def test_a_file_named_before_it_exists_is_followed_once_written(tmp_path: Path) -> None:
+    log = tmp_path / "run.out"  # named explicitly: followed whatever its name
+    tail = TailProcess(str(log), "--state", str(tmp_path / "state.db"))
+    wait_until(lambda: (tmp_path / "state.db.sock").exists() or tail.process.poll() is not None,
+               "tail to start")
+    log.write_text(batch_line(7))
+    wait_until(lambda: tail.numbers() == [7], "the file's events")
+    assert tail.finish(signal.SIGTERM) == 0
+    assert tail.stderr.strip().splitlines() == [
+        f"threadwatch: {log}: does not exist yet; waiting for it"]
 
 
 def test_bad_config_is_a_one_line_error_with_exit_3(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from threadwatch.cli import (  # noqa: F401 - register commands
     report,
     rules,
     silence,
+    status,
     tail,
 )
 from threadwatch.cli.app import app

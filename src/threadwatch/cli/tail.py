@@ -49,9 +49,11 @@ def tail(
 ) -> None:
     """Follow logs live: a health view on a terminal, JSON lines otherwise.
 
+    SIGHUP reads --config again; `threadwatch status` asks this tail how it is.
     Exit code: 0 when stopped by SIGINT/SIGTERM, 3 on error.
     """
-    from threadwatch.live.loop import TailOptions, tail_logs  # noqa: PLC0415 - rich is slow to import
+    from threadwatch.live.loop import TailOptions  # noqa: PLC0415 - rich is slow to import
+    from threadwatch.live.service import tail_logs  # noqa: PLC0415 - rich is slow to import
     from threadwatch.logs import log_to_stderr  # noqa: PLC0415 - only tail logs to stderr
 
     settings = load_settings(config)
@@ -60,7 +62,8 @@ def tail(
         tail_logs(paths, settings, output=output.value if output else None,
                   options=TailOptions(state_path=state, from_end=from_end,
                                       metrics_listen=metrics_listen,
-                                      metrics_max_scopes=metrics_max_scopes))
+                                      metrics_max_scopes=metrics_max_scopes),
+                  config_path=config)
     except ThreadwatchError as exc:
         fail(str(exc))
     except BrokenPipeError:

@@ -171,7 +171,8 @@ class WindowedHealth:
     """Per-source and total health over the last ``window_seconds`` of observed time.
 
     Args:
-        config: rules and the inference setting.
+        config: rules and the inference setting; its rules and ``runs`` are read at each use,
+            so a config that changes (``tail``'s reload) is judged by from then on.
         window_seconds: how far back the counts reach.
         bucket_seconds: time resolution of the window.
     """
@@ -181,7 +182,6 @@ class WindowedHealth:
         self._config = config
         self._window = window_seconds
         self._bucket = bucket_seconds
-        self._stall = config.runs.stall_seconds
         self._sources: dict[str, _SourceWindow] = {}
         self._levels: dict[str, Level] = {}
         self._stalled: set[str] = set()
@@ -232,7 +232,7 @@ class WindowedHealth:
         stall again later."""
         found = []
         for source, window in self._sources.items():
-            if not window.stalled(now, self._stall):
+            if not window.stalled(now, self._config.runs.stall_seconds):
                 if source in self._stalled:
                     self._stalled.discard(source)
                     self._unsaved.add(source)
@@ -306,7 +306,7 @@ class WindowedHealth:
         last_event: Event | None = None
         for source, window in sorted(self._sources.items()):
             window.expire(oldest)
-            counts = window.counts(window.stalled(now, self._stall))
+            counts = window.counts(window.stalled(now, self._config.runs.stall_seconds))
             add_counts(total, counts)
             healths.append(self._health(source, counts, window.last_event_at, window.last_event))
             if window.last_event_at is not None and (

@@ -1,4 +1,5 @@
-"""``threadwatch tail``'s library half: the loop that follows files and drives the consumers.
+"""``threadwatch tail``'s loop: it follows files and drives the consumers (``live.service``
+puts it together with the alerts, the metrics, the status socket and systemd).
 
 One thread does everything in order, so the checkpoint rule holds by construction: read → give
 the events to every consumer → save the checkpoints → wait for the next change. A crash at any
@@ -10,33 +11,19 @@ and releases are judged by; only the waiting between changes uses the real monot
 
 from __future__ import annotations
 
-import dataclasses
-import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
-from threadwatch.alerts.dispatcher import AlertDispatcher, build_alert_consumer
-from threadwatch.alerts.outbox import Outbox
-from threadwatch.alerts.rules import watched_kinds
 from threadwatch.config import Config
 from threadwatch.errors import StateError
 from threadwatch.events import Event, Kind
 from threadwatch.health.consumer import Consumer
 from threadwatch.health.metrics import LIVE_KINDS
+from threadwatch.health.settings import InferenceConfig, Rule, RunsConfig
 from threadwatch.health.window import Counted, ScopeHealth, WindowedHealth
-from threadwatch.live.metrics import (
-    DEFAULT_MAX_SCOPES,
-    MetricsCollector,
-    MetricsExporter,
-    MetricsServer,
-)
-from threadwatch.live.view import JsonLinesWriter, LiveView
+from threadwatch.live.metrics import DEFAULT_MAX_SCOPES
 from threadwatch.logs import TAIL_LOGGER, get_logger
 from threadwatch.parse.grammar import Grammar
 from threadwatch.sources.checkpoints import StateStore
@@ -49,7 +36,31 @@ logger = get_logger(TAIL_LOGGER)
 
 _MAX_WAIT = 0.25  # a stop request (a signal handler sets a flag) is noticed within this long
 _TICK_SECONDS = 1.0
-_METRICS_BUSY_SECONDS = 0.5  # a scrape waits this long at most for a locked state file
+
+
+class LiveConfig:
+    """The configuration a running tail judges by (a ``HealthConfig``): the health windows
+    and the metrics exporter read its rules through it at each use, so a reload that swaps
+    ``current`` applies at once, without touching what they have counted.
+
+    Args:
+        config: the configuration to start with.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.current = config
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self.current.rules
+
+    @property
+    def inference(self) -> InferenceConfig:
+        return self.current.inference
+
+    @property
+    def runs(self) -> RunsConfig:
+        return self.current.runs
 
 
 @dataclass(frozen=True)
@@ -101,11 +112,14 @@ class Tail:
         kinds: Collection[Kind] = (),
     ) -> None:
         self._config = config
+        self.settings = LiveConfig(config)
         self.kinds = LIVE_KINDS | frozenset(kinds)
         self._clock = clock
         self._stopping = False
+        self._reload_requested = False
+        self.on_reload: Callable[[], None] | None = None  # called in the loop's thread
         roots = Roots.parse(paths, config.sources.include, config.sources.exclude)
-        self.health = WindowedHealth(config, config.tail.window_seconds,
+        self.health = WindowedHealth(self.settings, config.tail.window_seconds,
                                      config.tail.bucket_seconds)
         settings = FollowSettings.of(config.tail, config.parse.max_line_bytes, options.from_end)
         state_path = options.state_path or default_state_path()
@@ -129,6 +143,7 @@ class Tail:
         except BaseException:
             self.close()
             raise
+        self._watched: set[str] = set()  # folders waited for and watched since they appeared
         self._next_evaluate = float("-inf")
         self._next_tick = float("-inf")
         self._unsaved_since: float | None = None  # the state file refused a write since then
@@ -165,6 +180,19 @@ class Tail:
         self._stopping = True
         self._waker.notify()
 
+    def request_reload(self) -> None:
+        """Ask the loop to call ``on_reload`` at its next step (safe from a signal handler)."""
+        self._reload_requested = True
+        self._waker.notify()
+
+    def reconfigure(self, config: Config) -> None:
+        """Judge by ``config`` from now on: its rules and ``[runs]`` at once, its ``[sources]``
+        patterns at the next discovery. The rest (``[tail]``, ``[parse]``, the kinds looked
+        for) stays as the tail was built with (call in the loop's thread)."""
+        self.settings.current = config
+        self.source.set_patterns(config.sources.include, config.sources.exclude)
+        self._next_evaluate = float("-inf")  # judge again now
+
     def close(self) -> None:
         """Release the files, the state file and its lock (``run`` does it on its way out;
         call it for a ``Tail`` that is never run). Again: nothing happens."""
@@ -196,6 +224,10 @@ class Tail:
             self._step(consumers, None, rescan=True)
             while not self._stopping and not self.source.finished:
                 wake = self._waker.wait(0.0 if self.source.behind else _MAX_WAIT)
+                if self._reload_requested:
+                    self._reload_requested = False
+                    if self.on_reload is not None:
+                        self.on_reload()
                 paths = None if wake.sweep else wake.paths
                 self._step(consumers, paths, rescan=wake.rescan)
         finally:
@@ -211,6 +243,8 @@ class Tail:
               *, rescan: bool) -> None:
         now = self._clock()
         if rescan or self.source.needs_rescan:
+            self._say_problems()  # a path waited for is said before it is seen to appear
+            self._watch_appeared()
             self.source.discover(now)
             self.discoveries += 1
             if self._restored is not None:
@@ -224,9 +258,7 @@ class Tail:
         for name in self.source.take_released():
             self.health.forget(name)
         self._commit(now)
-        for problem in self.source.problems:
-            logger.warning("%s", problem)
-        self.source.problems.clear()
+        self._say_problems()
         stalls = self.health.take_stalls(now)
         if stalls:  # made here, not read: for the consumers only, never counted as a line
             for consumer in consumers:
@@ -243,6 +275,20 @@ class Tail:
             self._next_tick = now + min(_TICK_SECONDS, self._config.tail.refresh_seconds)
             for consumer in consumers:
                 consumer.tick(now)
+
+    def _say_problems(self) -> None:
+        for problem in self.source.problems:
+            logger.warning("%s", problem)
+        self.source.problems.clear()
+
+    def _watch_appeared(self) -> None:
+        """Watch the folders waited for that have appeared (before they are scanned, so that
+        nothing written meanwhile goes unseen)."""
+        for folder in self.source.appeared():
+            if folder not in self._watched:
+                self._watched.add(folder)
+                logger.warning("%s: appeared; following it", folder)
+                self._waker.watch(folder)
 
     def _commit(self, now: float) -> None:
         """Save the checkpoints and the changed health windows together. A write refused for
@@ -267,89 +313,3 @@ class Tail:
         self.health.add_all(events, now)
         for consumer in consumers:
             consumer.on_events(events, now)
-
-
-@contextmanager
-def stop_on_signals(tail: Tail) -> Iterator[None]:
-    """Make SIGINT and SIGTERM stop ``tail`` cleanly (main thread only); restore on exit."""
-    def handler(signum: int, frame: FrameType | None) -> None:
-        tail.stop()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def tail_logs(
-    paths: Sequence[str],
-    config: Config,
-    *,
-    output: str | None = None,
-    options: TailOptions = TailOptions(),
-    consumers: Sequence[Consumer] = (),
-) -> None:
-    """What ``threadwatch tail`` does: follow ``paths`` with a live view on a terminal, or JSON
-    lines (``output="jsonl"``, or stdout not a terminal), alerts through the configured sinks
-    (outbox in the same state file), plus ``consumers``, until SIGINT or SIGTERM.
-
-    Raises:
-        SinkConfigError: an alert sink's variable is unset or its URL malformed.
-        SourceError: a path is missing or unreadable.
-        StateInUseError: another ``tail`` uses the state file.
-        StateError: the state file cannot be used.
-    """
-    state_path = options.state_path or default_state_path()
-    options = dataclasses.replace(options, state_path=state_path)
-    # Tail first: it locks the state file (a second tail stops here) and opens it for writing
-    # (a read-only or unusable one stops here) before the alert outbox opens it too.
-    kinds = {kind for consumer in consumers for kind in consumer.kinds}
-    if config.alerts.sinks:
-        kinds |= watched_kinds(config.alerts)
-    tail = Tail(paths, config, options, kinds=kinds)
-    alerting: list[AlertDispatcher] = []
-    try:
-        if config.alerts.sinks:  # before following anything: a bad sink stops us at once
-            alerting.append(build_alert_consumer(config.alerts, state_path, time.time))
-    except BaseException:
-        tail.close()
-        raise
-    if output is None:
-        output = "live" if sys.stdout.isatty() else "jsonl"
-    view: Consumer
-    if output == "live":
-        view = LiveView(tail.health.snapshot, refresh_seconds=config.tail.refresh_seconds,
-                        mode=tail.mode,
-                        sinks=alerting[0].sink_states if alerting else None)
-    else:
-        view = JsonLinesWriter(sys.stdout)
-    extra: list[Consumer] = []
-    server: MetricsServer | None = None
-    if options.metrics_listen is not None:
-        dispatcher = alerting[0] if alerting else None
-        outbox: Outbox | None = None
-        try:
-            outbox = None if dispatcher is None else Outbox(
-                state_path, busy_timeout_seconds=_METRICS_BUSY_SECONDS, read_only=True)
-            exporter = MetricsExporter(tail, config, max_scopes=options.metrics_max_scopes,
-                                       dispatcher=dispatcher, outbox=outbox)
-            server = MetricsServer(options.metrics_listen, MetricsCollector(exporter))
-        except BaseException:
-            if outbox is not None:
-                outbox.close()
-            for consumer in alerting:
-                consumer.close()
-            tail.close()
-            raise
-        extra.append(exporter)
-    try:
-        with stop_on_signals(tail):
-            tail.run([view, *alerting, *extra, *consumers])
-    finally:
-        if server is not None:
-            server.close()

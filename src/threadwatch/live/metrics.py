@@ -48,8 +48,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from threadwatch import __version__
-from threadwatch.alerts.dispatcher import AlertDispatcher
 from threadwatch.alerts.outbox import Outbox
+from threadwatch.alerts.sender import SinkState
 from threadwatch.errors import OutboxError, ThreadwatchError
 from threadwatch.events import Event, Kind
 from threadwatch.health.metrics import COUNT_KEYS, Counts, add_counts
@@ -76,6 +76,13 @@ class TailState(Protocol):
     def followed(self) -> int: ...
 
     def counted(self, sources: Iterable[str]) -> dict[str, Counted]: ...
+
+
+class SinkStates(Protocol):
+    """What the exporter reads of the alert consumer (``AlertDispatcher``, or ``tail``'s
+    reloadable ``live.reload.Alerting``)."""
+
+    def sink_states(self) -> list[SinkState]: ...
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ class MetricsExporter:
 
     def __init__(self, tail: TailState, config: HealthConfig, *,
                  max_scopes: int = DEFAULT_MAX_SCOPES,
-                 dispatcher: AlertDispatcher | None = None,
+                 dispatcher: SinkStates | None = None,
                  outbox: Outbox | None = None) -> None:
         self._tail = tail
         self._config = config
