@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from faults.tail_process import FAST_TAIL, TailProcess, append, healthy_batch
-from sources.tail_helpers import wait_until
+from sources.tail_helpers import FAST, config_with, wait_until
+from threadwatch.events import Event, Kind
+from threadwatch.live.loop import Tail, TailOptions
 from threadwatch.live.systemd import Notifier, ServiceNotifications
 
 
@@ -154,3 +157,50 @@ def test_a_real_tail_says_ready_status_watchdog_reloading_and_stopping(
         code = tail.stop()
     assert code == 0
     assert notify_socket.fields()[-1] == "STOPPING=1"
+
+
+class Hanging:
+    """A consumer whose ``on_events`` blocks until ``release`` is set: a hung loop."""
+
+    kinds: frozenset[Kind] = frozenset()
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def on_events(self, events: Sequence[Event], at: float) -> None:
+        self.release.wait(30)
+
+    def on_changes(self, *args: object) -> None:
+        pass
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_hung_loop_stops_petting_the_watchdog(tmp_path: Path,
+                                                 notify_socket: NotifySocket) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    notifier = Notifier({"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "200000"})
+    hanging = Hanging()
+    tail = Tail([str(logs)], config_with(**FAST), TailOptions(state_path=tmp_path / "st.db"))
+    thread = threading.Thread(
+        target=tail.run, args=([ServiceNotifications(notifier, lambda: "ok"), hanging],))
+    thread.start()
+    try:
+        wait_until(lambda: notify_socket.fields().count("WATCHDOG=1") >= 3, "the watchdog")
+        append(logs / "run.log", healthy_batch(1))  # the loop hangs delivering it
+        time.sleep(1.0)
+        before = notify_socket.fields().count("WATCHDOG=1")
+        time.sleep(1.0)  # ten watchdog intervals
+        assert notify_socket.fields().count("WATCHDOG=1") == before
+        hanging.release.set()
+        wait_until(lambda: notify_socket.fields().count("WATCHDOG=1") > before,
+                   "the watchdog again once the loop goes on")
+    finally:
+        hanging.release.set()
+        tail.stop()
+        thread.join(10)

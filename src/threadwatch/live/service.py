@@ -55,9 +55,6 @@ def handle_signals(tail: Tail) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-stop_on_signals = handle_signals  # the name it had before SIGHUP reloaded
-
-
 class _SystemdStatus:
     """systemd's one-line status, from the exporter's snapshot; the outbox's pending count
     (a query) is read at most every ``_STATUS_OUTBOX_SECONDS``."""

@@ -125,17 +125,6 @@ def answer_level(answer: dict[str, Any]) -> Level:
         return Level.UNKNOWN
 
 
-def status_line(answer: dict[str, Any]) -> str:
-    """One line for systemd's STATUS: level, files, alerts pending."""
-    pending = sum(int(sink["pending"]) for sink in answer["sinks"])
-    failing = [sink["sink"] for sink in answer["sinks"] if sink["state"] != "ok"]
-    line = (f"{str(answer['level']).upper()} · {answer['files_followed']} files ·"
-            f" {pending} alert{'' if pending == 1 else 's'} pending")
-    if failing:
-        line += f" · sink {', '.join(failing)} failing"
-    return safe_text(line)
-
-
 def format_status(answer: dict[str, Any], now: float | None = None, *,
                   max_scopes: int = 20) -> str:
     """The answer as text: a summary, one row per scope (worst first), the sinks."""
