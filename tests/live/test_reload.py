@@ -107,6 +107,8 @@ def test_alert_episodes_go_on_across_a_reload_that_changes_the_sinks(
 [alerts]
 hold_seconds = 0
 group_wait_seconds = 0
+inhibit = []            # every episode is sent: the level ones too
+inhibit_total = false
 [alerts.sinks.first]
 type = "webhook"
 url = "${RELOAD_HOOK_A}"

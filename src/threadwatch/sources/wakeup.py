@@ -39,7 +39,7 @@ def _not_a_stop_race(record: logging.LogRecord) -> bool:
     return "called when the thread is inactive" not in record.getMessage()
 
 
-logging.getLogger("watchdog.observers.inotify").addFilter(_not_a_stop_race)
+get_logger("watchdog.observers.inotify").addFilter(_not_a_stop_race)
 
 INOTIFY = "inotify"
 POLLING = "polling"
