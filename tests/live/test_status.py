@@ -157,3 +157,16 @@ url = "${STATUS_HOOK_URL}"
     assert "HTTP 503" in found[0]["last_error"]
     assert "127.0.0.1" not in json.dumps(found)  # the URL is never shown
     assert "  ops: failing, " in text and "pending, 0 failed, last delivered never" in text
+
+
+def test_something_else_where_the_socket_goes_stops_tail_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "state.db.sock").write_text("not a socket")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    done = subprocess.run([sys.executable, "-m", "threadwatch", "tail", "--format", "jsonl",
+                           "--state", str(tmp_path / "state.db"), str(logs)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3
+    assert done.stderr == (f"threadwatch: status socket {tmp_path / 'state.db.sock'}:"
+                           " something else is there (not a socket)\n")
+    assert (tmp_path / "state.db.sock").read_text() == "not a socket"  # left alone
