@@ -20,6 +20,7 @@ from sources.tail_helpers import wait_until
 
 MEMORY_ERRORS_YELLOW = """
 [[rules]]
+name = "memory-errors-red"   # the default rule, changed
 level = "yellow"
 count = "memory_errors"
 at_least = 1

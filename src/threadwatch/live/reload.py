@@ -22,13 +22,11 @@ import os
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from threadwatch.alerts.dispatcher import AlertDispatcher
-from threadwatch.alerts.outbox import Outbox
+from threadwatch.alerts.dispatcher import AlertDispatcher, build_alert_consumer
 from threadwatch.alerts.rules import watched_kinds
 from threadwatch.alerts.sender import SinkState
 from threadwatch.alerts.settings import AlertsConfig
 from threadwatch.alerts.sinks import build_sinks
-from threadwatch.alerts.sinks.base import Sink
 from threadwatch.config import Config, load_config
 from threadwatch.errors import ConfigError, ThreadwatchError
 from threadwatch.events import Event, Kind
@@ -62,18 +60,12 @@ class Alerting:
         self._state_path = state_path
         self._clock = clock
         self.config = config
-        self.dispatcher = self._build(config, build_sinks(config, os.environ))
+        self.dispatcher = self._build(config)
 
-    def _build(self, config: AlertsConfig, sinks: dict[str, Sink]) -> AlertDispatcher | None:
-        if not sinks:
+    def _build(self, config: AlertsConfig) -> AlertDispatcher | None:
+        if not config.sinks:
             return None
-        try:
-            outbox = Outbox(self._state_path)
-        except Exception:
-            for sink in sinks.values():
-                sink.close()
-            raise
-        return AlertDispatcher(config, outbox, sinks, self._clock)
+        return build_alert_consumer(config, self._state_path, self._clock)
 
     def replace(self, config: AlertsConfig, health: Sequence[ScopeHealth]) -> None:
         """Deliver by ``config`` from now on; ``health`` is every scope's health now.
@@ -83,12 +75,16 @@ class Alerting:
             ThreadwatchError: the state file cannot be opened (alerting stops until the next
                 reload or restart; said by the caller).
         """
-        sinks = build_sinks(config, os.environ)  # first: a bad sink leaves everything as it was
+        # first, a trial build: a bad sink leaves everything as it was
+        for sink in build_sinks(config, os.environ).values():
+            sink.close()
         old, self.dispatcher = self.dispatcher, None
         if old is not None:
-            old.close()  # its group goes into the outbox, its senders stop
+            # its group goes into the outbox and its senders stop, before the new one reads
+            # the outbox: what the old one sent or grouped is the new one's active alerts
+            old.close()
         self.config = config
-        self.dispatcher = self._build(config, sinks)
+        self.dispatcher = self._build(config)
         if self.dispatcher is not None and health:
             self.dispatcher.on_changes((), health)  # the levels it would otherwise wait for
 
