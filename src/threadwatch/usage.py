@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from typing import Any
 
 import typer
@@ -86,6 +85,8 @@ class ThreadwatchGroup(TyperGroup):
 def version_line() -> str:
     """``threadwatch <version>``, the installed distribution's version (the package's own
     ``__version__`` when it runs uninstalled, from a source tree)."""
+    from importlib import metadata  # noqa: PLC0415 - 15 ms: only for --version
+
     try:
         version = metadata.version("threadwatch")
     except metadata.PackageNotFoundError:

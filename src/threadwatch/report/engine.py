@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from threadwatch.config import Config
 from threadwatch.events import Event, Kind
@@ -26,6 +25,9 @@ from threadwatch.health.metrics import COUNTED_KINDS, RUN_KINDS, Tally
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
 from threadwatch.sources.files import STDIN, is_compressed, open_binary
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 CHUNK_BYTES = 4 << 20
 PARALLEL_MIN_BYTES = 48 << 20  # below this, starting workers costs more than it saves
@@ -223,6 +225,9 @@ def scan_paths(
     results: dict[_Job, SourceScan] = {}
     if workers > 1 and len(jobs) > 1 and big:
         remote = [job for job in jobs if job.path != STDIN]  # stdin stays with this process
+        # imported here: a report of small files (most cron and Nagios runs) needs no pool
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see above
+
         with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
             results.update(
                 zip(remote, pool.map(_scan_job, remote, [config] * len(remote)), strict=True)
@@ -245,6 +250,8 @@ def scan_paths(
 def _context() -> multiprocessing.context.BaseContext:
     """``fork`` (fast: nothing re-imported) when this process runs no other thread; otherwise
     ``forkserver`` — forking a process with threads can deadlock the child (docs/guard.md)."""
+    import multiprocessing  # noqa: PLC0415 - only for a parallel scan
+
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
