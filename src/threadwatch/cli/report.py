@@ -93,5 +93,5 @@ def report(
     else:
         from threadwatch.report.render import print_report, report_console  # noqa: PLC0415 - rich is slow to import; JSON needs none
 
-        print_report(result, report_console(128 if by_run else 120), by_run=by_run)
+        print_report(result, report_console(), by_run=by_run)
     raise typer.Exit(int(result.total.verdict.level))

@@ -107,7 +107,8 @@ def report_table(report: Report, *, by_run: bool = False) -> Group:
                    "t/o", "cut"):
         table.add_column(header, justify="right")
     # by run: a line with the source's name, then a row per run named by its start and state
-    table.add_column("source / run" if by_run else "source", overflow="fold", ratio=1)
+    # as wide as its longest name, folded only where the console is narrower
+    table.add_column("source / run" if by_run else "source", overflow="fold")
     heading = None
     for source, scope, run in rows:
         if run is None:
@@ -142,12 +143,19 @@ def report_table(report: Report, *, by_run: bool = False) -> Group:
 
 
 def print_report(report: Report, console: Console, *, by_run: bool = False) -> None:
-    console.print(report_table(report, by_run=by_run))
+    """The table fitted to the console; the reasons one line each however long (a terminal
+    wraps them, a pipe keeps them whole for grep)."""
+    table, *reasons = report_table(report, by_run=by_run).renderables
+    console.print(table)
+    for part in reasons:
+        console.print(part, soft_wrap=True, end="")
+        console.line()
 
 
-def report_console(width: int = 120) -> Console:
-    """A console for reports: a pipe or file gets ``width`` columns rather than rich's 80
-    (``report --by-run`` asks for 128: a run's start and state fit on one line)."""
+def report_console(width: int = 132) -> Console:
+    """A console for reports: a pipe or file gets ``width`` columns rather than rich's 80 (the
+    wide-printer width: the counts and a source name of about 45 characters, or a run's start
+    and state, fit on one line)."""
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, width))
