@@ -139,3 +139,18 @@ def test_lines_the_message_table_calls_routine_are_never_samples() -> None:
     [alert] = rules.due(T0)
     assert set(alert.samples) == {p.example for p in PATTERNS if not p.routine}
     assert len(alert.samples) < len(PATTERNS)  # some are routine: the test means something
+
+
+def test_a_level_alert_restored_after_a_restart_resolves_as_healthy_again() -> None:
+    """A level alert's summary is made from its reasons each time it is sent: the one saved
+    must not stick to the restored episode (its resolve read "... (no new one for 600 s)",
+    the wording of an event alert)."""
+    rules = AlertRules(alerts_config(hold_seconds=0))
+    _bad_at(rules, Level.RED, T0)
+    [fired] = rules.due(T0)
+    restarted = AlertRules(alerts_config(hold_seconds=0))
+    restarted.restore(fired, T0, T0 + 60)
+    [alert] = restarted.observe_level("total", Level.GREEN, health("total", Level.GREEN),
+                                      T0 + 120)
+    assert alert.status is Status.RESOLVED
+    assert alert.summary == "total is healthy again"

@@ -152,8 +152,12 @@ class AlertRules:
         """Re-open a firing episode saved before a restart, so it repeats and resolves
         instead of firing a second time."""
         level = Level.RED if alert.level == "red" else Level.YELLOW
-        hold = self._config.hold_seconds if alert.rule == LEVEL_RULE else 0.0
-        episode = _Episode(alert.key, alert.rule, alert.scope, alert.summary, level,
+        is_level = alert.rule == LEVEL_RULE
+        hold = self._config.hold_seconds if is_level else 0.0
+        # a level alert's summary is made from its reasons each time it is sent (an episode's
+        # own summary is an event rule's)
+        summary = "" if is_level else alert.summary
+        episode = _Episode(alert.key, alert.rule, alert.scope, summary, level,
                            alert.starts_at, hold, firing=True, notified_level=level,
                            last_sent_at=sent_at, last_event_at=now,
                            occurrences=alert.occurrences, reasons=alert.reasons,
