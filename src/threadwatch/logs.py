@@ -85,3 +85,14 @@ def log_to_stderr(level: int = logging.WARNING, stream: TextIO | None = None) ->
     root.setLevel(level)
     root.propagate = False
     return handler
+
+
+def set_log_stream(stream: TextIO) -> TextIO | None:
+    """Make the handler ``log_to_stderr`` installed write to ``stream`` from now on (a live
+    view hands it the stream that prints above its frame); return the stream it wrote to, or
+    None (and change nothing) when there is no such handler."""
+    root = logging.getLogger(ROOT_LOGGER)
+    for handler in root.handlers:
+        if isinstance(handler, _StderrHandler):
+            return handler.setStream(stream) or handler.stream
+    return None

@@ -78,7 +78,7 @@ def test_live_frame_names_files_relative_to_their_common_folder() -> None:
     console.print(live_frame(health.snapshot(1.0), 1.0, "polling", width=120))
     shown = console.file.getvalue()  # type: ignore[attr-defined]
     assert shown.splitlines()[0] == f"threadwatch tail (polling) — {deep}"
-    rows = [re.split(r"\s{2,}", line.strip()) for line in shown.splitlines()[4:] if line.strip()]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in shown.splitlines()[5:] if line.strip()]
     assert sorted(row[4] for row in rows) == ["-", "host-a/run.log", "host-b/run.log", "total"]
 
 
@@ -129,3 +129,23 @@ def test_a_folder_name_is_never_read_as_markup() -> None:
     console = Console(file=io.StringIO(), width=200, color_system=None)
     console.print(live_frame(health.snapshot(1.0), 1.0))  # "[/bold]" closes no open tag
     assert "— /logs[/bold]x" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_alert_line_says_what_fires_what_is_held_and_which_sink_fails() -> None:
+    from threadwatch.alerts.dispatcher import AlertState  # noqa: PLC0415
+    from threadwatch.alerts.sender import SinkState  # noqa: PLC0415
+
+    health = WindowedHealth(CONFIG, 900)
+    health.add(Event(Kind.MEMORY_ERROR, "/logs/a.log", 0), 1.0)
+
+    def alert_line(alerts: AlertState | None) -> str:
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(live_frame(health.snapshot(1.0), 1.0, width=120, alerts=alerts))
+        return console.export_text().splitlines()[2]
+
+    assert alert_line(None) == "alerts: no sink configured"
+    assert alert_line(AlertState()) == "alerts: 0 firing"
+    state = AlertState(firing=3, pending=1, silenced=1, inhibited=2, sinks=(
+        SinkState("slack"), SinkState("hook", 5.0, 2, "HTTP 503")))
+    assert alert_line(state) == (
+        "alerts: 3 firing (1 silenced, 2 inhibited) · 1 pending · sink hook FAILING (2x: HTTP 503)")

@@ -1,10 +1,12 @@
 """The live view in a real terminal (tmux), at 80x24 and at 200x50: the frame fits, rows never
-wrap, the worst sources and the reasons show, and redraws happen in place (nothing piles up in
-the scrollback)."""
+wrap, the worst sources and the reasons show, the alert state shows (alerts firing, a sink
+failing: a real receiver answering 503), and redraws happen in place (nothing piles up in the
+scrollback)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
+from alerts.alert_helpers import Receiver
 from sources.tail_helpers import wait_until
 
 pytestmark = pytest.mark.skipif(
@@ -27,6 +31,14 @@ CONFIG = """
 poll_seconds = 0.05
 sweep_seconds = 0.2
 refresh_seconds = 0.1
+
+[alerts]
+hold_seconds = 0
+group_wait_seconds = 0
+
+[alerts.sinks.hook]
+type = "webhook"
+url = "${TW_VIEW_HOOK_URL}"
 """
 LEVELS = ("RED", "YELLOW", "GREEN", "UNKNOWN")
 
@@ -58,11 +70,12 @@ class Terminal:
     are unset in it: a tmux server started without a terminal exports its default 80x24 there,
     and rich would believe them over the terminal's real size."""
 
-    def __init__(self, width: int, height: int, command: list[str]) -> None:
+    def __init__(self, width: int, height: int, command: list[str],
+                 env: tuple[str, ...] = ()) -> None:
         self.name = f"tw-{uuid.uuid4().hex[:8]}"
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width),
                         "-y", str(height), "env", "-u", "COLUMNS", "-u", "LINES", "LANG=C.UTF-8",
-                        "TERM=xterm-256color",
+                        "TERM=xterm-256color", *env,
                         *command], check=True)
 
     def screen(self) -> list[str]:
@@ -70,11 +83,11 @@ class Terminal:
                              capture_output=True, text=True, check=True).stdout
         return out.rstrip("\n").split("\n")
 
-    def scrolled_away(self) -> int:
-        """How many lines went up into the scrollback."""
-        out = subprocess.run(["tmux", "display", "-p", "-t", self.name, "#{history_size}"],
+    def everything(self) -> list[str]:
+        """The screen and every line that went up into the scrollback."""
+        out = subprocess.run(["tmux", "capture-pane", "-p", "-S", "-", "-t", self.name],
                              capture_output=True, text=True, check=True).stdout
-        return int(out)
+        return out.rstrip("\n").split("\n")
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], check=False,
@@ -95,24 +108,35 @@ def tail_in(tmp_path: Path) -> Iterator[tuple[Path, list[Path], list[Terminal]]]
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
 def test_the_frame_fits_and_is_redrawn_in_place(
         tail_in: tuple[Path, list[Path], list[Terminal]], tmp_path: Path,
-        width: int, height: int) -> None:
+        httpserver: HTTPServer, width: int, height: int) -> None:
     folder, logs, terminals = tail_in
+    httpserver.expect_request("/hook").respond_with_handler(Receiver())  # down: 503
     command = [sys.executable, "-m", "threadwatch", "tail", "--config", str(tmp_path / "tw.toml"),
                "--state", str(tmp_path / "state.db"), str(folder)]
-    terminal = Terminal(width, height, command)
+    terminal = Terminal(width, height, command,
+                        env=(f"TW_VIEW_HOOK_URL={httpserver.url_for('/hook')}",))
     terminals.append(terminal)
     wait_until(lambda: any(line.split()[:1] in (["RED"],) and "total" in line
                            for line in terminal.screen()), "the first frame with the total")
+    wait_until(lambda: any("FAILING" in line for line in terminal.screen()),
+               "the failing sink in the alert line")
     for round_ in range(5):  # more lines, more redraws
         for n, log in enumerate(logs[:5]):
             with log.open("a") as stream:
                 stream.write(healthy(100 + 10 * round_ + n))
         time.sleep(0.3)
-    screen = terminal.screen()
-    assert len(screen) <= height
-    assert screen[0].startswith("threadwatch tail (inotify) — "), screen
+    whole = terminal.screen()
+    assert len(whole) <= height
+    # what tail logged is printed above the frame, the frame stays whole below it
+    top = next(i for i, line in enumerate(whole) if line.startswith("threadwatch tail ("))
+    screen = whole[top:]
+    assert screen[0].startswith("threadwatch tail (inotify) — "), whole
     assert screen[1].startswith("total RED · 25 sources, 3 red"), screen
-    rows = [line for line in screen[4:] if line.strip() and not line.startswith("─")]
+    # the memory errors fire (their own files' level alerts are inhibited: they say nothing
+    # more), and the receiver answers 503
+    alert_line = r"alerts: \d+ firing \(3 inhibited\) · sink hook FAILING \(\d+x"
+    assert re.match(alert_line, screen[2]), screen
+    rows = [line for line in screen[5:] if line.strip() and not line.startswith("─")]
     # every row starts with its level: a wrapped row would leave a line that does not
     assert all(row.split()[0] in LEVELS or row.strip().startswith("…") for row in rows), screen
     reds = [row for row in rows if row.startswith("RED")]
@@ -124,4 +148,10 @@ def test_the_frame_fits_and_is_redrawn_in_place(
         assert more and "more" in more[0]  # 25 sources do not fit in 24 lines
     else:
         assert not more
-    assert terminal.scrolled_away() == 0  # redrawn in place: no frame scrolled away
+    # redrawn in place: one frame in the whole buffer, however many redraws; what tail logged
+    # (the failing sink, once) went up above it, whole
+    buffer = terminal.everything()
+    assert sum(line.startswith("threadwatch tail (") for line in buffer) == 1, buffer
+    said = [line for line in buffer if line.startswith("threadwatch: ")]
+    assert any("hook" in line and "failing" in line for line in said), buffer
+    assert buffer.index(said[0]) < buffer.index(screen[0]), buffer

@@ -69,6 +69,25 @@ PRUNE_SECONDS = 3600.0
 Clock = Callable[[], float]
 
 
+@dataclasses.dataclass(frozen=True)
+class AlertState:
+    """Where alerting stands, for a live view: open alerts by state, and each sink's delivery.
+
+    Attributes:
+        firing: alerts firing (sent, or held back by a silence or an inhibition).
+        pending: alerts bad and waiting out their hold time.
+        silenced: firing alerts a silence holds back.
+        inhibited: firing alerts another alert inhibits.
+        sinks: how delivery to each sink is going.
+    """
+
+    firing: int = 0
+    pending: int = 0
+    silenced: int = 0
+    inhibited: int = 0
+    sinks: tuple[SinkState, ...] = ()
+
+
 class AlertDispatcher:
     """A ``Consumer`` that turns what ``tail`` sees into delivered alerts.
 
@@ -138,6 +157,17 @@ class AlertDispatcher:
     def sink_states(self) -> list[SinkState]:
         """How delivery to each sink is going (ok, or failing since when and why)."""
         return self.sender.states()
+
+    def state(self) -> AlertState:
+        """Open alerts by state and the sinks' delivery (call in the loop's thread)."""
+        firing = [is_firing for _, is_firing in self._rules.open_alerts()]
+        return AlertState(
+            firing=firing.count(True),
+            pending=firing.count(False),
+            silenced=0 if self._gate is None else len(self._gate.held()),
+            inhibited=len(self._inhibitor.held),
+            sinks=tuple(self.sender.states()),
+        )
 
     # -- the Consumer protocol --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from threadwatch.alerts.dispatcher import AlertDispatcher, build_alert_consumer
+from threadwatch.alerts.dispatcher import AlertDispatcher, AlertState, build_alert_consumer
 from threadwatch.alerts.rules import watched_kinds
 from threadwatch.alerts.sender import SinkState
 from threadwatch.alerts.settings import AlertsConfig
@@ -90,6 +90,10 @@ class Alerting:
 
     def sink_states(self) -> list[SinkState]:
         return [] if self.dispatcher is None else self.dispatcher.sink_states()
+
+    def state(self) -> AlertState | None:
+        """Where alerting stands; None while no sink is configured."""
+        return None if self.dispatcher is None else self.dispatcher.state()
 
     @property
     def kinds(self) -> Collection[Kind]:

@@ -122,7 +122,7 @@ def tail_logs(
         view: Consumer
         if output == "live":
             view = LiveView(tail.health.snapshot, refresh_seconds=config.tail.refresh_seconds,
-                            mode=tail.mode, sinks=alerting.sink_states)
+                            mode=tail.mode, alerts=alerting.state)
         else:
             view = JsonLinesWriter(sys.stdout)
         outbox = Outbox(state_path, busy_timeout_seconds=_METRICS_BUSY_SECONDS, read_only=True)

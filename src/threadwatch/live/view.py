@@ -7,6 +7,7 @@ Both are consumers (``consumers.Consumer``). Log text reaching the terminal goes
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -16,11 +17,12 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from threadwatch.alerts.sender import SinkState
+from threadwatch.alerts.dispatcher import AlertState
 from threadwatch.events import Event, Kind
 from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL
 from threadwatch.health.window import LevelChange, ScopeHealth
+from threadwatch.logs import set_log_stream
 from threadwatch.report.render import level_text, percent, short_names
 from threadwatch.text import common_start, safe_text
 
@@ -93,7 +95,7 @@ class LiveView:
         refresh_seconds: the least time between two redraws (a level change redraws sooner).
         mode: how files are watched (``inotify``, ``polling``), for the title.
         console: where to draw (default: the terminal).
-        sinks: the alert sinks' delivery state, when alerts are configured.
+        alerts: where alerting stands (None while no sink is configured).
     """
 
     def __init__(
@@ -103,14 +105,15 @@ class LiveView:
         refresh_seconds: float,
         mode: str = "",
         console: Console | None = None,
-        sinks: Callable[[], Sequence[SinkState]] | None = None,
+        alerts: Callable[[], AlertState | None] | None = None,
     ) -> None:
         self._snapshot = snapshot
         self._refresh = refresh_seconds
         self._mode = mode
         self._console = console or Console()
-        self._sinks = sinks
+        self._alerts = alerts
         self._live: Live | None = None
+        self._log_stream: TextIO | None = None  # where tail's log went before the view
         self._last_draw = float("-inf")
 
     kinds: frozenset[Kind] = frozenset()  # draws the health snapshot only
@@ -127,24 +130,31 @@ class LiveView:
         self._last_draw = now
         width, height = self._console.size
         frame = live_frame(self._snapshot(now), now, self._mode, width=width, height=height,
-                           sinks=self._sinks() if self._sinks is not None else ())
+                           alerts=self._alerts() if self._alerts is not None else None)
         if self._live is None:
+            # what tail logs (a sink failing, a file gone) is printed above the frame, which
+            # stays whole below it: written straight to the terminal, a message would land
+            # inside the frame and the next redraw would start below it
             self._live = Live(frame, console=self._console, auto_refresh=False,
                               vertical_overflow="crop", redirect_stdout=False,
-                              redirect_stderr=False)
+                              redirect_stderr=True)
             self._live.start()
+            self._log_stream = set_log_stream(sys.stderr)  # the Live's stream, now
         self._live.update(frame, refresh=True)
 
     def close(self) -> None:
         if self._live is not None:
+            if self._log_stream is not None:
+                set_log_stream(self._log_stream)
             self._live.stop()
             self._live = None
 
 
-# Lines of a frame besides the source rows: title, summary, table header and its rule, the
-# total's rule and row, the "… more" line, and two spare: the line rich leaves blank under
-# a frame and the cursor's line (a frame as tall as the terminal scrolls by one each redraw).
-_FRAME_LINES = 9
+# Lines of a frame besides the source rows: title, summary, alerts, table header and its
+# rule, the total's rule and row, the "… more" line, and two spare: the line rich leaves blank
+# under a frame and the cursor's line (a frame as tall as the terminal scrolls by one each
+# redraw).
+_FRAME_LINES = 10
 _NAME_MIN, _NAME_MAX = 16, 40
 
 
@@ -155,13 +165,14 @@ def live_frame(
     *,
     width: int = 80,
     height: int = 24,
-    sinks: Sequence[SinkState] = (),
+    alerts: AlertState | None = None,
 ) -> Group:
     """One frame of the live view, at most ``height`` lines of at most ``width`` columns.
 
     A title (mode, the folder holding every file), a summary line (the total's level, how many
-    sources are red, yellow or stalled, failing sinks), then one row per source, the worst
-    first, each with the reason of its level (or its last line when green), and the total.
+    sources are red, yellow or stalled), the alert line (alerts firing, pending, silenced or
+    inhibited, failing sinks), then one row per source, the worst first, each with the reason
+    of its level (or its last line when green), and the total.
     Paths are named relative to their common folder and shortened in the middle; a row never
     wraps.
     """
@@ -174,7 +185,8 @@ def live_frame(
     lines = [
         # Texts, not markup strings: rich would read a folder named "[/]" as markup (and fail)
         Text(title, style="bold", no_wrap=True, overflow="ellipsis"),
-        _summary(sources, total, sinks),
+        _summary(sources, total),
+        _alert_line(alerts),
     ]
     name_width = max(_NAME_MIN, min(_NAME_MAX, width // 3))
     table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False, show_edge=False,
@@ -229,8 +241,7 @@ def middle(text: str, width: int) -> str:
     return text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2):]
 
 
-def _summary(sources: Sequence[ScopeHealth], total: ScopeHealth | None,
-             sinks: Sequence[SinkState]) -> Text:
+def _summary(sources: Sequence[ScopeHealth], total: ScopeHealth | None) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
     if total is not None:
         line.append("total ")
@@ -244,7 +255,23 @@ def _summary(sources: Sequence[ScopeHealth], total: ScopeHealth | None,
     if stalled:
         parts.append(f"{stalled} stalled")
     line.append(", ".join(parts))
-    for sink in sinks:
+    return line
+
+
+def _alert_line(alerts: AlertState | None) -> Text:
+    """``alerts: 2 firing (1 silenced) · 1 pending · sink hook FAILING (3x: timeout)``."""
+    line = Text("alerts: ", no_wrap=True, overflow="ellipsis")
+    if alerts is None:
+        line.append("no sink configured", style="dim")
+        return line
+    held = [f"{n} {what}" for n, what in ((alerts.silenced, "silenced"),
+                                          (alerts.inhibited, "inhibited")) if n]
+    line.append(f"{alerts.firing} firing", style="bold red" if alerts.firing else "")
+    if held:
+        line.append(f" ({', '.join(held)})")
+    if alerts.pending:
+        line.append(f" · {alerts.pending} pending", style="yellow")
+    for sink in alerts.sinks:
         if sink.failing_since is not None:
             line.append(" · ")
             line.append(f"sink {sink.sink} FAILING ({sink.failed_attempts}x"
