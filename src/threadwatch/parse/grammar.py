@@ -20,6 +20,7 @@ traceback header is read unfolded: the scanner reads lines inside a block one by
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from operator import itemgetter
@@ -251,6 +252,9 @@ class _RegexPass:
         return found
 
 
+_Member = tuple["re.Pattern[bytes]", Decoder]
+
+
 class _FindPass:
     """Rare messages that share an anchor: ``bytes.find`` of it, then each message's regex at
     that place (``at_start``: the message starts with the anchor) or on that line.
@@ -261,24 +265,38 @@ class _FindPass:
 
     def __init__(self, anchor: str) -> None:
         self.anchor = anchor.encode()
-        self._starts: list[tuple[re.Pattern[bytes], Decoder]] = []
-        self._lines: list[tuple[re.Pattern[bytes], Decoder]] = []
+        # (source, factory, at start, keep text): compiled when the anchor is first found (most
+        # logs never hold most rare messages: a short report need not compile them)
+        self._members: list[tuple[str, DecoderFactory, bool, bool]] = []
+        self._compiled: tuple[list[_Member], list[_Member]] | None = None
 
     def add(self, source: str, factory: DecoderFactory, *, at_start: bool,
             keep_text: bool = False) -> _FindPass:
         """Look for one more message here; ``at_start`` means its text starts with the anchor."""
-        regex = re.compile(f"(?P<alt__0>{_tag_groups(source, 0)})".encode())
-        member = (regex, factory(regex.groupindex, "__0", keep_text))
-        (self._starts if at_start else self._lines).append(member)
+        self._members.append((source, factory, at_start, keep_text))
+        self._compiled = None
         return self
+
+    def _compile(self) -> tuple[list[_Member], list[_Member]]:
+        starts: list[_Member] = []
+        lines: list[_Member] = []
+        for source, factory, at_start, keep_text in self._members:
+            regex = re.compile(f"(?P<alt__0>{_tag_groups(source, 0)})".encode())
+            member = (regex, factory(regex.groupindex, "__0", keep_text))
+            (starts if at_start else lines).append(member)
+        return starts, lines
 
     def matches(self, buf: bytes, start: int, end: int) -> list[tuple[re.Match[bytes], Decoder]]:
         """Every match in ``buf[start:end]`` with its decoder, in buffer order."""
         found: list[tuple[re.Match[bytes], Decoder]] = []
-        starts, lines = self._starts, self._lines
         find, anchor = buf.find, self.anchor
-        line_done = start  # lines before this were searched whole already
         at = find(anchor, start, end)
+        if at < 0:
+            return found
+        if self._compiled is None:
+            self._compiled = self._compile()
+        starts, lines = self._compiled
+        line_done = start  # lines before this were searched whole already
         while at >= 0:
             for regex, decode in starts:
                 match = regex.match(buf, at, end)
@@ -418,13 +436,15 @@ class Grammar:
             ]
 
         found_by_find: list[_RegexPass | _FindPass] = [*_find_passes(finds, keep_text)]
-        self._plain_passes: list[_RegexPass | _FindPass | _LineStartPass] = [
-            *found_by_find, *regex_passes(fold=False), *slow
+        self._passes: list[_RegexPass | _FindPass | _LineStartPass] = [
+            *found_by_find, *regex_passes(fold=fold_samples), *slow
         ]
-        self._passes = (
-            [*found_by_find, *regex_passes(fold=True), *slow]
+        # the unfolded passes, for a buffer with a traceback: made when one is first met (each
+        # regex pass compiled and its decoders generated costs a few ms of every start-up)
+        self._unfolded: Callable[[], list[_RegexPass | _FindPass | _LineStartPass]] = (
+            functools.cache(lambda: [*found_by_find, *regex_passes(fold=False), *slow])
             if fold_samples
-            else self._plain_passes
+            else lambda: self._passes
         )
         self._headers = _find_passes(
             [(literal_start(header)[0], header, _no_decoder, True) for header in HEADER_REGEXES],
@@ -438,7 +458,7 @@ class Grammar:
         ``fold=False``: never fold sample lines (a buffer with traceback blocks)."""
         found: list[Event] = []
         runs = 0
-        for scan_pass in self._passes if fold else self._plain_passes:
+        for scan_pass in self._passes if fold else self._unfolded():
             more = scan_pass.events(buf, start, end, source, base)
             if more:
                 found += more
