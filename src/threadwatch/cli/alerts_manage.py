@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +13,9 @@ from threadwatch.cli.alerts import alerts_app
 from threadwatch.cli.app import fail
 from threadwatch.errors import ThreadwatchError
 from threadwatch.text import safe_text
+
+if TYPE_CHECKING:
+    from threadwatch.alerts.manage import Changed
 
 IdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="The notification's number, as `alerts` shows it "
@@ -41,15 +45,9 @@ def alerts_retry(ctx: typer.Context, notification: IdArgument, sink: SinkOption 
 
     Exit code: 0 done, 3 error (no such notification or sink, nothing pending or failed).
     """
-    from threadwatch.alerts.manage import parse_number, retry_deliveries  # noqa: PLC0415
+    from threadwatch.alerts.manage import retry_deliveries  # noqa: PLC0415
 
-    try:
-        changed = retry_deliveries(_state(ctx, state), parse_number(notification), time.time(),
-                                   sink)
-    except ThreadwatchError as exc:
-        fail(str(exc))
-    for one in changed:
-        print(safe_text(one.line()))
+    _change(retry_deliveries, _state(ctx, state), notification, sink)
 
 
 @alerts_app.command("drop")
@@ -60,11 +58,18 @@ def alerts_drop(ctx: typer.Context, notification: IdArgument, sink: SinkOption =
 
     Exit code: 0 done, 3 error (no such notification or sink, nothing pending or failed).
     """
-    from threadwatch.alerts.manage import drop_deliveries, parse_number  # noqa: PLC0415
+    from threadwatch.alerts.manage import drop_deliveries  # noqa: PLC0415
+
+    _change(drop_deliveries, _state(ctx, state), notification, sink)
+
+
+def _change(action: Callable[..., Sequence[Changed]], state: Path, notification: str,
+            sink: str | None) -> None:
+    """Apply ``action`` (retry or drop) to a notification's deliveries; one line each."""
+    from threadwatch.alerts.manage import parse_number  # noqa: PLC0415
 
     try:
-        changed = drop_deliveries(_state(ctx, state), parse_number(notification), time.time(),
-                                  sink)
+        changed = action(state, parse_number(notification), time.time(), sink)
     except ThreadwatchError as exc:
         fail(str(exc))
     for one in changed:
