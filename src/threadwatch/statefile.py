@@ -153,3 +153,19 @@ def open_sqlite(path: Path | str, prepare: Callable[[sqlite3.Connection], None],
         db.close()
         raise
     return db
+
+
+def stand_in_tables(schema: str) -> Callable[[sqlite3.Connection], None]:
+    """A ``prepare`` for ``open_read_only``: each table of ``schema`` (``CREATE TABLE``
+    statements separated by ``;``) the file lacks is made empty as a TEMP table, in memory,
+    never in the file, so a reader finds every table whatever wrote the file."""
+
+    def prepare(db: sqlite3.Connection) -> None:
+        present = {name for (name,) in db.execute(
+            "SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+        for statement in schema.split(";"):
+            words = statement.split()
+            if words[:2] == ["CREATE", "TABLE"] and words[5] not in present:
+                db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+    return prepare

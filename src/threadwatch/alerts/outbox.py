@@ -50,7 +50,7 @@ from pathlib import Path
 from threadwatch.alerts.inhibit import Inhibited
 from threadwatch.alerts.model import Alert, Notification, Status, new_notification_id
 from threadwatch.errors import OutboxError
-from threadwatch.statefile import open_read_only, open_sqlite
+from threadwatch.statefile import open_read_only, open_sqlite, stand_in_tables
 
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
 STATES = (PENDING, DELIVERED, FAILED, DROPPED)
@@ -99,17 +99,6 @@ CREATE TABLE IF NOT EXISTS alert_routed (
 """
 
 
-def _stand_in_tables(db: sqlite3.Connection) -> None:
-    """For a read-only connection: each alert table the file lacks (no alert was ever stored)
-    is made empty as a TEMP table, which lives in memory, never in the file."""
-    present = {name for (name,) in db.execute(
-        "SELECT name FROM main.sqlite_master WHERE type = 'table'")}
-    for statement in _SCHEMA.split(";"):
-        words = statement.split()
-        if words[:2] == ["CREATE", "TABLE"] and words[5] not in present:
-            db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
-
-
 @dataclass(frozen=True)
 class Delivery:
     """One notification's delivery to one sink."""
@@ -155,7 +144,7 @@ class Outbox:
             # The sender thread uses this connection too; the lock serialises all use.
             # (closed again when preparing it fails)
             if read_only:
-                self._db = open_read_only(Path(path), _stand_in_tables,
+                self._db = open_read_only(Path(path), stand_in_tables(_SCHEMA),
                                           timeout=busy_timeout_seconds,
                                           check_same_thread=False, isolation_level=None)
             else:

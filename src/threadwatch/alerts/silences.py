@@ -36,7 +36,12 @@ from typing import Any
 
 from threadwatch.alerts.model import Alert, Notification, iso_time
 from threadwatch.errors import OutboxError, ThreadwatchError
-from threadwatch.statefile import make_state_folder, open_read_only, open_sqlite
+from threadwatch.statefile import (
+    make_state_folder,
+    open_read_only,
+    open_sqlite,
+    stand_in_tables,
+)
 
 KEEP_ENDED_DAYS = 30.0
 MAX_DURATION_SECONDS = 366 * 86400.0  # a year and a day: longer is a mistake, not a silence
@@ -182,17 +187,6 @@ class SilencedAlert:
     sent_before: bool = False
 
 
-def _stand_in_tables(db: sqlite3.Connection) -> None:
-    """For a read-only connection: each silence table the file lacks, made empty as a TEMP
-    table (in memory, never in the file)."""
-    present = {name for (name,) in db.execute(
-        "SELECT name FROM main.sqlite_master WHERE type = 'table'")}
-    for statement in _SCHEMA.split(";"):
-        words = statement.split()
-        if words[:2] == ["CREATE", "TABLE"] and words[5] not in present:
-            db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
-
-
 def _silence(row: Sequence[Any]) -> Silence:
     return Silence(str(row[0]), str(row[1]), None if row[2] is None else str(row[2]),
                    float(row[3]), float(row[4]), str(row[5]), str(row[6]),
@@ -229,7 +223,7 @@ class SilenceStore:
         try:
             # used by one thread at a time, not always the one that opened it (tail)
             if read_only:
-                self._db = open_read_only(self._path, _stand_in_tables, warn=warn,
+                self._db = open_read_only(self._path, stand_in_tables(_SCHEMA), warn=warn,
                                           timeout=busy_timeout_seconds, isolation_level=None,
                                           check_same_thread=False)
             else:
