@@ -252,9 +252,9 @@ def test_help_and_usage_errors_import_no_settings_models(args: list[str]) -> Non
     which read no config, do without them (benchmarks/bench_startup.py times it)."""
     code = (
         "import sys\n"
-        "from threadwatch.cli import main\n"
+        "from threadwatch.cli import app\n"  # main would end the process (cli/leave.py)
         f"sys.argv = ['threadwatch', *{args!r}]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "try:\n    app(prog_name='threadwatch')\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m == 'threadwatch.config'"
         " or m.endswith('settings') and m.startswith('threadwatch')), file=sys.stderr)\n"
     )

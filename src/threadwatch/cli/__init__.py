@@ -18,6 +18,7 @@ from threadwatch.cli import (  # noqa: F401 - register commands
     tail,
 )
 from threadwatch.cli.app import app
+from threadwatch.cli.leave import leave
 
 __all__ = ["app", "main"]
 
@@ -27,4 +28,7 @@ def main() -> None:
     # threadwatch uses no pydantic plugin: skip their discovery, a scan of every installed
     # package's metadata (~15 ms of each start)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    app(prog_name="threadwatch")  # also under `python -m threadwatch`
+    try:
+        app(prog_name="threadwatch")  # also under `python -m threadwatch`
+    except SystemExit as done:  # every command ends so (typer's standalone mode)
+        leave(done)
