@@ -78,6 +78,10 @@ class NothingReadError(ThreadwatchError):
     """None of the given inputs could be read."""
 
 
+class TerminalGoneError(ThreadwatchError):
+    """The terminal the live view draws on went away (hung up, closed): nothing can be shown."""
+
+
 class NotRunningError(ThreadwatchError):
     """No running ``threadwatch tail`` answers on the state file's status socket."""
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import select
 
+import pytest
 from rich.console import Console
 
 from threadwatch.config import load_config
+from threadwatch.errors import TerminalGoneError
 from threadwatch.events import Event, Kind
 from threadwatch.health.window import WindowedHealth
 from threadwatch.live.view import (
@@ -149,3 +153,20 @@ def test_the_alert_line_says_what_fires_what_is_held_and_which_sink_fails() -> N
         SinkState("slack"), SinkState("hook", 5.0, 2, "HTTP 503")))
     assert alert_line(state) == (
         "alerts: 3 firing (1 silenced, 2 inhibited) · 1 pending · sink hook FAILING (2x: HTTP 503)")
+
+
+def test_a_terminal_that_hangs_up_ends_the_view_quietly() -> None:
+    master, slave = os.openpty()  # a real terminal
+    os.set_blocking(master, False)
+    with open(slave, "w", encoding="utf-8") as tty:
+        view = LiveView(lambda now: [], refresh_seconds=0.1,
+                        console=Console(file=tty, width=80, height=24))
+        view.tick(0.0)
+        drawn = b""
+        while select.select([master], [], [], 0.5)[0]:
+            drawn += os.read(master, 1 << 16)
+        assert b"threadwatch tail" in drawn  # the first frame, on the terminal
+        os.close(master)  # the terminal hangs up
+        with pytest.raises(TerminalGoneError):
+            view.tick(1.0)
+        view.close()  # nowhere to write: neither the last frame nor an error

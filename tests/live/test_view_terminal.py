@@ -5,9 +5,11 @@ scrollback)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -77,6 +79,9 @@ class Terminal:
                         "-y", str(height), "env", "-u", "COLUMNS", "-u", "LINES", "LANG=C.UTF-8",
                         "TERM=xterm-256color", *env,
                         *command], check=True)
+        self.pid = int(subprocess.run(["tmux", "display-message", "-p", "-t", self.name,
+                                       "#{pane_pid}"], capture_output=True, text=True,
+                                      check=True).stdout)  # env execs the command
 
     def screen(self) -> list[str]:
         out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
@@ -90,8 +95,17 @@ class Terminal:
         return out.rstrip("\n").split("\n")
 
     def close(self) -> None:
+        """Close the terminal: tmux hangs it up (SIGHUP to the command, then it is gone)."""
         subprocess.run(["tmux", "kill-session", "-t", self.name], check=False,
                        capture_output=True)
+
+    def ended(self) -> bool:
+        """The command has ended (gone, or a zombie waiting for tmux to reap it)."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rsplit(") ", 1)[1].startswith("Z")
 
 
 @pytest.fixture
@@ -103,6 +117,11 @@ def tail_in(tmp_path: Path) -> Iterator[tuple[Path, list[Path], list[Terminal]]]
     yield folder, logs, terminals
     for terminal in terminals:
         terminal.close()
+    for terminal in terminals:  # a test that failed must not leave a tail running
+        with contextlib.suppress(pytest.fail.Exception):
+            wait_until(terminal.ended, "the command to end", timeout=5)
+        if not terminal.ended():
+            os.kill(terminal.pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
@@ -155,3 +174,30 @@ def test_the_frame_fits_and_is_redrawn_in_place(
     said = [line for line in buffer if line.startswith("threadwatch: ")]
     assert any("hook" in line and "failing" in line for line in said), buffer
     assert buffer.index(said[0]) < buffer.index(screen[0]), buffer
+
+
+
+def test_closing_the_terminal_stops_tail(
+        tail_in: tuple[Path, list[Path], list[Terminal]], tmp_path: Path) -> None:
+    """A hang-up (the terminal closed, ssh gone) stops tail as it stops any program in a
+    terminal; reloading instead left it running unseen, holding its state file, for ever."""
+    folder, _, terminals = tail_in
+    (tmp_path / "tw.toml").write_text("[tail]\npoll_seconds = 0.05\nrefresh_seconds = 0.1\n")
+    state = tmp_path / "state.db"
+    terminal = Terminal(80, 24, [sys.executable, "-m", "threadwatch", "tail", "--config",
+                                 str(tmp_path / "tw.toml"), "--state", str(state), str(folder)])
+    terminals.append(terminal)
+    wait_until(lambda: any("total" in line for line in terminal.screen()), "the first frame")
+    terminal.close()  # tmux hangs the terminal up: SIGHUP, then the terminal is gone
+    wait_until(terminal.ended, "tail to stop on the hang-up", timeout=10)
+    # its state file is free again: a new tail on it starts (and stops on SIGTERM)
+    again = subprocess.Popen([sys.executable, "-m", "threadwatch", "tail", "--format", "jsonl",
+                              "--state", str(state), str(folder)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        again.terminate()
+        _, err = again.communicate(timeout=20)
+    finally:
+        again.kill()
+    assert again.returncode == 0, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import StrEnum
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 
 from threadwatch.cli.app import ConfigOption, app, fail, load_settings
-from threadwatch.errors import ThreadwatchError
+from threadwatch.errors import TerminalGoneError, ThreadwatchError
 
 
 class TailFormat(StrEnum):
@@ -49,8 +50,9 @@ def tail(
 ) -> None:
     """Follow logs live: a health view on a terminal, JSON lines otherwise.
 
-    SIGHUP reads --config again; `threadwatch status` asks this tail how it is.
-    Exit code: 0 when stopped by SIGINT/SIGTERM, 3 on error.
+    SIGHUP reads --config again (on a terminal it is the terminal hanging up, and
+    stops tail); `threadwatch status` asks this tail how it is.
+    Exit code: 0 when stopped by SIGINT/SIGTERM or a hang-up, 3 on error.
     """
     from threadwatch.live.loop import TailOptions  # noqa: PLC0415 - rich is slow to import
     from threadwatch.live.service import tail_logs  # noqa: PLC0415 - rich is slow to import
@@ -64,6 +66,12 @@ def tail(
                                       metrics_listen=metrics_listen,
                                       metrics_max_scopes=metrics_max_scopes),
                   config_path=config)
+    except TerminalGoneError as exc:
+        # the live view's terminal went away: a normal way to stop, said where stderr still goes
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError):
+            print(f"threadwatch: {exc}", file=sys.stderr)
+        raise typer.Exit(0) from None
     except ThreadwatchError as exc:
         fail(str(exc))
     except BrokenPipeError:

@@ -1,6 +1,7 @@
 """``threadwatch tail`` put together: the loop (``live.loop``), the view or JSON lines, the
 alerts, the metrics exporter, the status socket, systemd's notifications, and the signals
-(SIGINT and SIGTERM stop, SIGHUP reloads the config).
+(SIGINT and SIGTERM stop; SIGHUP reloads the config, or, when tail writes to a terminal, is the
+terminal hanging up and stops it).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ _STATUS_OUTBOX_SECONDS = 10.0  # systemd's status line reads the outbox counts t
 
 
 @contextmanager
-def handle_signals(tail: Tail) -> Iterator[None]:
-    """Make SIGINT and SIGTERM stop ``tail`` cleanly and SIGHUP reload its config (main
-    thread only); restore the previous handlers on exit."""
+def handle_signals(tail: Tail, *, hang_up_stops: bool = False) -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop ``tail`` cleanly and SIGHUP reload its config, or stop it
+    too with ``hang_up_stops`` (main thread only); restore the previous handlers on exit."""
     def stop(signum: int, frame: FrameType | None) -> None:
         tail.stop()
 
@@ -46,7 +47,8 @@ def handle_signals(tail: Tail) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handlers = {signal.SIGINT: stop, signal.SIGTERM: stop, signal.SIGHUP: reload}
+    handlers = {signal.SIGINT: stop, signal.SIGTERM: stop,
+                signal.SIGHUP: stop if hang_up_stops else reload}
     previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         yield
@@ -94,15 +96,18 @@ def tail_logs(
     """What ``threadwatch tail`` does: follow ``paths`` with a live view on a terminal, or JSON
     lines (``output="jsonl"``, or stdout not a terminal), alerts through the configured sinks
     (outbox in the same state file), plus ``consumers``, until SIGINT or SIGTERM. SIGHUP reads
-    ``config_path`` again (``live.reload``). ``threadwatch status`` is answered on
-    ``<state>.sock``; under systemd (``$NOTIFY_SOCKET``) it is told ready, the status and the
-    watchdog (``live.systemd``).
+    ``config_path`` again (``live.reload``), except when stdout is a terminal: there it is the
+    terminal hanging up (closed, ssh gone), and stops tail like SIGTERM, as in any program run
+    in a terminal (left running, tail would go on unseen, holding its state file).
+    ``threadwatch status`` is answered on ``<state>.sock``; under systemd (``$NOTIFY_SOCKET``)
+    it is told ready, the status and the watchdog (``live.systemd``).
 
     Raises:
         SinkConfigError: an alert sink's variable is unset or its URL malformed.
         SourceError: a path is unreadable.
         StateInUseError: another ``tail`` uses the state file.
         StateError: the state file cannot be used.
+        TerminalGoneError: the live view's terminal went away without a SIGHUP.
         ThreadwatchError: the metrics address or the status socket cannot be listened on.
     """
     options = options or TailOptions()
@@ -117,8 +122,9 @@ def tail_logs(
         closing.callback(tail.close)  # run closes it too; again does nothing
         alerting = Alerting(config.alerts, state_path, time.time)
         closing.callback(alerting.close)
+        on_terminal = sys.stdout.isatty()
         if output is None:
-            output = "live" if sys.stdout.isatty() else "jsonl"
+            output = "live" if on_terminal else "jsonl"
         view: Consumer
         if output == "live":
             view = LiveView(tail.health.snapshot, refresh_seconds=config.tail.refresh_seconds,
@@ -146,7 +152,7 @@ def tail_logs(
                                   state=config_state, clock=time.time)
         closing.pop_all()  # from here on, run closes the consumers and the tail
         try:
-            with handle_signals(tail):
+            with handle_signals(tail, hang_up_stops=on_terminal):
                 tail.run([view, alerting, exporter, systemd, *consumers])
         finally:  # the exporter (a consumer) closed the outbox
             if server is not None:

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from threadwatch.alerts.dispatcher import AlertState
+from threadwatch.errors import TerminalGoneError
 from threadwatch.events import Event, Kind
 from threadwatch.health.levels import Level
 from threadwatch.health.scope import TOTAL
@@ -128,6 +129,10 @@ class LiveView:
         if now - self._last_draw < self._refresh:
             return
         self._last_draw = now
+        if self._live is not None and not self._console.is_terminal:
+            # its terminal hung up without a SIGHUP reaching tail (a disowned job): rich would
+            # go on drawing nothing, and tail would run unseen, holding its state file
+            raise TerminalGoneError("the terminal of the live view went away: tail stops")
         width, height = self._console.size
         frame = live_frame(self._snapshot(now), now, self._mode, width=width, height=height,
                            alerts=self._alerts() if self._alerts is not None else None)
@@ -146,6 +151,8 @@ class LiveView:
         if self._live is not None:
             if self._log_stream is not None:
                 set_log_stream(self._log_stream)
+            if not self._console.is_terminal:  # hung up: nowhere to write, nothing to restore
+                self._console.quiet = True
             self._live.stop()
             self._live = None
 
