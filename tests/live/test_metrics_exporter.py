@@ -149,6 +149,7 @@ def test_the_served_text_says_what_prometheus_client_would(tmp_path: Path) -> No
     dispatcher.sender.deliver_due(1002.0)
     sink.fail_next()
     outbox.enqueue(Notification((), 1003.0, "h"), ['hook "1"'])
+    dispatcher.sender.deliver_due(1003.5)  # the hook fails, b is fine
     exporter.tick(1004.0)
 
     collector = MetricsCollector(exporter)
@@ -160,7 +161,28 @@ def test_the_served_text_says_what_prometheus_client_would(tmp_path: Path) -> No
     assert expected["threadwatch_events"][2][
         ("threadwatch_events_total", (("count", "batches"), ("scope", "line\nbreak.log")))] == 1
     assert len(expected) == len(FAMILIES)
+    assert expected["threadwatch_sink_up"][2] == {
+        ("threadwatch_sink_up", (("sink", 'hook "1"'),)): 0,
+        ("threadwatch_sink_up", (("sink", "b"),)): 1}
+    assert expected["threadwatch_sink_consecutive_failures"][2][
+        ("threadwatch_sink_consecutive_failures", (("sink", 'hook "1"'),))] == 1
+    assert expected["threadwatch_alerts"][2] == {
+        ("threadwatch_alerts", (("state", state),)): 0
+        for state in ("firing", "pending", "silenced", "inhibited")}
     dispatcher.close()
+
+
+def test_without_a_sink_the_alert_families_have_no_series() -> None:
+    """No sink configured: nothing is judged for alerting, so no alert counts (not zeros that
+    would read as "all is well"); the families are still described."""
+    tail = Followed()
+    exporter = MetricsExporter(tail, CONFIG)
+    feed(tail, exporter, "a.log", batch(1), at=1000.0)
+    exporter.tick(1001.0)
+    found = families_of(MetricsCollector(exporter).exposition().decode())
+    for name in ("threadwatch_alerts", "threadwatch_sink_up",
+                 "threadwatch_sink_consecutive_failures"):
+        assert found[name][0] == "gauge" and found[name][2] == {}
 
 
 def test_the_server_answers_the_text_format_gzipped_to_prometheus() -> None:

@@ -17,7 +17,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pytest_httpserver import HTTPServer
+
+from alerts.alert_helpers import Receiver
 from faults.tail_process import MEMORY_ERROR, append, healthy_batch
+from threadwatch.live.metrics import ALERT_STATES
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -51,19 +55,24 @@ def free_port() -> int:
 
 
 class MetricsTail:
-    def __init__(self, tmp_path: Path, paths: list[Path], *extra: str) -> None:
-        config = tmp_path / "threadwatch.toml"
-        config.write_text(CONFIG)
+    """``tail --metrics-listen`` on ``paths`` with ``config`` (TOML text) and state file
+    ``tmp_path/state.db``; its sink's URL is ``hook_url``, by default a port nobody listens
+    on (deliveries stay pending)."""
+
+    def __init__(self, tmp_path: Path, paths: list[Path], *extra: str, config: str = CONFIG,
+                 hook_url: str | None = None) -> None:
+        config_file = tmp_path / "threadwatch.toml"
+        config_file.write_text(config)
         self.port = free_port()
         self.err = tmp_path / "tail.err"
+        hook_url = hook_url or f"http://127.0.0.1:{free_port()}/"
         with self.err.open("wb") as err:
-            # the sink's receiver is down (a port nobody listens on): deliveries stay pending
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "threadwatch", "tail", "--format", "jsonl",
-                 "--config", str(config), "--state", str(tmp_path / "state.db"),
+                 "--config", str(config_file), "--state", str(tmp_path / "state.db"),
                  "--metrics-listen", f"127.0.0.1:{self.port}", *extra, *map(str, paths)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                env={**os.environ, "METRICS_HOOK_URL": f"http://127.0.0.1:{free_port()}/"},
+                env={**os.environ, "METRICS_HOOK_URL": hook_url},
             )
 
     def scrape(self) -> str:
@@ -85,8 +94,11 @@ class MetricsTail:
                 if condition(found):
                     return found
             time.sleep(0.05)
-        shown = {key: n for key, n in found.items() if n and "total" in str(key)}
-        pytest.fail(f"timed out waiting for {what}; last scrape (total, not 0): {shown}")
+        shown = {key: n for key, n in found.items()
+                 if ("scope", "total") in key[1] and n
+                 or key[0].startswith(("threadwatch_alerts", "threadwatch_sink"))}
+        pytest.fail(f"timed out waiting for {what}; last scrape (total not 0, alerts, sinks):"
+                    f" {shown}")
 
     def stop(self) -> int:
         self.process.terminate()
@@ -97,8 +109,8 @@ class MetricsTail:
 def started(tmp_path: Path) -> Iterator[Callable[..., MetricsTail]]:
     tails: list[MetricsTail] = []
 
-    def start(paths: list[Path], *extra: str) -> MetricsTail:
-        tails.append(MetricsTail(tmp_path, paths, *extra))
+    def start(paths: list[Path], *extra: str, **options: str) -> MetricsTail:
+        tails.append(MetricsTail(tmp_path, paths, *extra, **options))
         return tails[-1]
 
     yield start
@@ -217,19 +229,108 @@ def test_a_bad_address_is_one_line_and_exit_3(tmp_path: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None and not os.environ.get("CI"),
-                    reason="promtool (Debian package prometheus) is not installed")
-def test_promtool_accepts_the_scrape(tmp_path: Path,
-                                     started: Callable[..., MetricsTail]) -> None:
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None and not os.environ.get("CI"),
+    reason="promtool (Debian package prometheus) is not installed")
+
+
+def promtool_accepts(scraped: str) -> None:
+    """``promtool check metrics`` finds nothing to say about ``scraped``."""
     promtool = shutil.which("promtool")
     assert promtool is not None, "CI must install the prometheus package (promtool)"
+    check = subprocess.run([promtool, "check", "metrics"], input=scraped,
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout + check.stderr == ""  # no lint remark either
+
+
+@needs_promtool
+def test_promtool_accepts_the_scrape(tmp_path: Path,
+                                     started: Callable[..., MetricsTail]) -> None:
     log = tmp_path / "run.log"
     log.write_text(healthy_batch(1) + overloaded_batch(2))
     tail = started([log])
     tail.wait_for(lambda s: value(s, "threadwatch_events_total", scope="total",
                                   count="batches") == 2, "two batches")
-    check = subprocess.run([promtool, "check", "metrics"], input=tail.scrape(),
-                           capture_output=True, text=True, timeout=60, check=False)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout + check.stderr == ""  # no lint remark either
+    promtool_accepts(tail.scrape())
+    assert tail.stop() == 0
+
+
+ALERTING = """
+[tail]
+window_seconds = 300
+poll_seconds = 0.05
+sweep_seconds = 0.2
+refresh_seconds = 0.1
+[alerts]
+hold_seconds = 3600
+group_wait_seconds = 0
+[alerts.delivery]
+backoff_initial_seconds = 0.2
+backoff_max_seconds = 0.5
+[alerts.sinks.hook]
+type = "webhook"
+url = "${METRICS_HOOK_URL}"
+[[rules]]
+name = "memory-errors-red"
+hold_seconds = 0
+"""
+
+
+def alert_counts(found: Samples) -> dict[str, float | None]:
+    return {state: value(found, "threadwatch_alerts", state=state) for state in ALERT_STATES}
+
+
+def test_alerts_by_state_and_a_failing_sink(tmp_path: Path, httpserver: HTTPServer,
+                                            started: Callable[..., MetricsTail]) -> None:
+    """A real tail, its sink a real receiver answering 503. A memory error: its event alert
+    fires (one notification), the level alerts of its run and of the total fire too but are
+    inhibited. Then a memory error in a source silenced by `threadwatch silence add` (its
+    event alert silenced, its level inhibited; the total, now two runs' problem, no longer
+    inhibited) and an overloaded source waiting out the hold time. The sink is down, its
+    failed attempts counted, and up again once the receiver answers."""
+    receiver = Receiver()  # 503 while down
+    httpserver.expect_request("/hook").respond_with_handler(receiver)
+    broken, quiet, loaded = (tmp_path / f"{name}.log" for name in ("broken", "quiet", "loaded"))
+    for log in (broken, quiet, loaded):
+        log.write_text(healthy_batch(1))
+    silence = subprocess.run(
+        [sys.executable, "-m", "threadwatch", "silence", "add", "--scope", quiet.name,
+         "--for", "1h", "--state", str(tmp_path / "state.db")], capture_output=True, text=True,
+        timeout=60, check=False)
+    assert silence.returncode == 0, silence.stderr
+    tail = started([broken, quiet, loaded], config=ALERTING,
+                   hook_url=httpserver.url_for("/hook"))
+    found = tail.wait_for(lambda s: value(s, "threadwatch_files_followed") == 3,
+                          "three files followed")
+    assert alert_counts(found) == dict.fromkeys(ALERT_STATES, 0)  # present, 0
+    assert value(found, "threadwatch_sink_up", sink="hook") == 1  # nothing failed yet
+    assert value(found, "threadwatch_sink_consecutive_failures", sink="hook") == 0
+
+    append(broken, MEMORY_ERROR)
+    found = tail.wait_for(
+        lambda s: (value(s, "threadwatch_sink_consecutive_failures", sink="hook") or 0) >= 2
+        and value(s, "threadwatch_alerts", state="firing") == 3,
+        "three alerts firing and the sink failing twice")
+    assert alert_counts(found) == {"firing": 3, "pending": 0, "silenced": 0, "inhibited": 2}
+    assert value(found, "threadwatch_sink_up", sink="hook") == 0
+    assert value(found, "threadwatch_outbox_deliveries", sink="hook", state="pending") == 1
+
+    append(quiet, MEMORY_ERROR)
+    append(loaded, overloaded_batch(2) + overloaded_batch(3))
+    found = tail.wait_for(lambda s: value(s, "threadwatch_alerts", state="pending") == 1
+                          and value(s, "threadwatch_alerts", state="firing") == 5,
+                          "five alerts firing, one pending")
+    assert alert_counts(found) == {"firing": 5, "pending": 1, "silenced": 1, "inhibited": 2}
+    assert value(found, "threadwatch_sink_up", sink="hook") == 0
+    if shutil.which("promtool") or os.environ.get("CI"):
+        promtool_accepts(tail.scrape())
+
+    with receiver.lock:
+        receiver.down = False
+    found = tail.wait_for(lambda s: value(s, "threadwatch_sink_up", sink="hook") == 1,
+                          "the sink up again")
+    assert value(found, "threadwatch_sink_consecutive_failures", sink="hook") == 0
+    assert value(found, "threadwatch_last_delivery_timestamp_seconds", sink="hook")
+    assert alert_counts(found) == {"firing": 5, "pending": 1, "silenced": 1, "inhibited": 2}
     assert tail.stop() == 0

@@ -23,7 +23,19 @@ Families (README, "Prometheus"):
 * ``threadwatch_last_line_timestamp_seconds{scope}``, ``threadwatch_read_lag_bytes{scope}``,
   ``threadwatch_files_followed``, ``threadwatch_stalled_sources``.
 * ``threadwatch_outbox_deliveries{sink,state}`` (``pending``, ``failed``),
-  ``threadwatch_last_delivery_timestamp_seconds{sink}``, ``threadwatch_build_info{version}``.
+  ``threadwatch_last_delivery_timestamp_seconds{sink}``.
+* ``threadwatch_alerts{state}`` — gauge: the open alerts by ``state``, ``firing``, ``pending``
+  (waiting out their hold time), ``silenced`` and ``inhibited`` (the firing ones a silence or
+  another alert holds back: part of ``firing``), as the live view's alert line counts them
+  (``AlertDispatcher.state``); all four always, absent only while no sink is configured
+  (nothing is judged for alerting then).
+* ``threadwatch_sink_up{sink}`` 1 while the sink's last delivery attempt succeeded (or none
+  failed yet), 0 while it fails; ``threadwatch_sink_consecutive_failures{sink}`` the failed
+  attempts since its last success (``SinkState.failed_attempts``).
+* ``threadwatch_build_info{version}``.
+
+The alert families are read from the same snapshot, in the tail's thread, once a second (the
+dispatcher's state is the loop's to read); events cost them nothing.
 
 ``scope`` is ``total``, a source's path as followed, or ``other``: the first ``max_scopes``
 sources seen keep their path as label for as long as the tail runs; later ones are folded into
@@ -48,6 +60,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from threadwatch import __version__
+from threadwatch.alerts.dispatcher import AlertState
 from threadwatch.alerts.outbox import Outbox
 from threadwatch.alerts.sender import SinkState
 from threadwatch.errors import OutboxError, ThreadwatchError
@@ -80,9 +93,12 @@ class TailState(Protocol):
 
 class SinkStates(Protocol):
     """What the exporter reads of the alert consumer (``AlertDispatcher``, or ``tail``'s
-    reloadable ``live.reload.Alerting``)."""
+    reloadable ``live.reload.Alerting``): the sinks' states in any thread, where alerting
+    stands (None: no sink configured) in the tail's thread."""
 
     def sink_states(self) -> list[SinkState]: ...
+
+    def state(self) -> AlertState | None: ...
 
 
 @dataclass(frozen=True)
@@ -105,11 +121,18 @@ class SinkMetrics:
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
-    """Everything ``/metrics`` shows, taken at one moment in the tail's thread."""
+    """Everything ``/metrics`` shows, taken at one moment in the tail's thread.
+
+    Attributes:
+        taken_at: the tail's time when it was taken (None: not yet, the tail is starting).
+        alerts: where alerting stood (None: no sink configured).
+    """
 
     scopes: dict[str, ScopeMetrics] = field(default_factory=dict)
     files_followed: int = 0
     stalled_sources: int = 0
+    taken_at: float | None = None
+    alerts: AlertState | None = None
 
 
 class ScopeLabels:
@@ -136,7 +159,8 @@ class MetricsExporter:
         tail: the running tail's state (read in the tail's thread only).
         config: the rules (to judge ``other``) and the tally's settings.
         max_scopes: sources with a ``scope`` label of their own; more fold into ``other``.
-        dispatcher: the alert consumer, for the sinks' last deliveries (None: no sinks).
+        dispatcher: the alert consumer, for the open alerts and the sinks' deliveries (None:
+            no sinks).
         outbox: the state file's outbox opened read-only with a short busy timeout, for the
             pending and failed deliveries; read at scrape time in the server's thread, so a
             state file another process holds locked never holds up the tail (closed by
@@ -244,6 +268,8 @@ class MetricsExporter:
             scopes=scopes,
             files_followed=self._tail.followed(),
             stalled_sources=sum(1 for h in windowed.values() if h.counts.get("stalled")),
+            taken_at=now,
+            alerts=None if self._dispatcher is None else self._dispatcher.state(),
         )
 
     def sinks(self) -> tuple[SinkMetrics, ...]:
@@ -300,9 +326,19 @@ _OUTBOX = _Family("threadwatch_outbox_deliveries", "gauge",
                   "Alert deliveries in the outbox, by sink and state.", ("sink", "state"))
 _DELIVERED = _Family("threadwatch_last_delivery_timestamp_seconds", "gauge",
                      "When the sink last accepted a notification (unix time).", ("sink",))
+_ALERTS = _Family("threadwatch_alerts", "gauge",
+                  "Open alerts by state: firing, pending (hold time), and the firing ones"
+                  " silenced or inhibited.", ("state",))
+_SINK_UP = _Family("threadwatch_sink_up", "gauge",
+                   "1 while the sink's last delivery attempt succeeded (or none failed), 0"
+                   " while it fails.", ("sink",))
+_SINK_FAILURES = _Family("threadwatch_sink_consecutive_failures", "gauge",
+                         "Failed delivery attempts to the sink since its last success.",
+                         ("sink",))
 _INFO = _Family("threadwatch_build_info", "gauge", "The threadwatch version.", ("version",))
 FAMILIES = (_EVENTS, _WINDOW, _LEVEL, _RATIO, _LAST_LINE, _LAG, _FILES, _STALLED, _OUTBOX,
-            _DELIVERED, _INFO)
+            _DELIVERED, _ALERTS, _SINK_UP, _SINK_FAILURES, _INFO)
+ALERT_STATES = ("firing", "pending", "silenced", "inhibited")  # AlertState's counts
 """Every family ``/metrics`` shows, in its order (the README lists them; so does the test of
 the Grafana dashboard's queries)."""
 
@@ -361,6 +397,14 @@ class MetricsCollector(Collector):
             families[_OUTBOX].add_metric([sink.sink, "failed"], sink.failed)
             if sink.last_delivered_at is not None:
                 families[_DELIVERED].add_metric([sink.sink], sink.last_delivered_at)
+        alerts = snapshot.alerts
+        if alerts is not None:
+            for state in ALERT_STATES:
+                families[_ALERTS].add_metric([state], getattr(alerts, state))
+            for sink_state in alerts.sinks:
+                families[_SINK_UP].add_metric([sink_state.sink], int(sink_state.ok))
+                families[_SINK_FAILURES].add_metric([sink_state.sink],
+                                                    sink_state.failed_attempts)
         families[_INFO].add_metric([__version__], 1)
         yield from families.values()
 
@@ -403,8 +447,26 @@ class MetricsCollector(Collector):
         out += [f"threadwatch_last_delivery_timestamp_seconds{{{label}}} "
                 f"{_number(sink.last_delivered_at)}\n"
                 for label, sink in sinks if sink.last_delivered_at is not None]
+        out += _alert_lines(snapshot.alerts)
         out += [_INFO.header(), f'threadwatch_build_info{{version="{_label(__version__)}"}} 1\n']
         return "".join(out).encode()
+
+
+def _alert_lines(alerts: AlertState | None) -> list[str]:
+    """The alert families' lines (``exposition``): headers only without a dispatcher."""
+    if alerts is None:
+        return [_ALERTS.header(), _SINK_UP.header(), _SINK_FAILURES.header()]
+    labels = [(f'sink="{_label(state.sink)}"', state) for state in alerts.sinks]
+    return [
+        _ALERTS.header(),
+        *(f'threadwatch_alerts{{state="{state}"}} {getattr(alerts, state)}\n'
+          for state in ALERT_STATES),
+        _SINK_UP.header(),
+        *(f"threadwatch_sink_up{{{label}}} {int(state.ok)}\n" for label, state in labels),
+        _SINK_FAILURES.header(),
+        *(f"threadwatch_sink_consecutive_failures{{{label}}} {state.failed_attempts}\n"
+          for label, state in labels),
+    ]
 
 
 def parse_listen(address: str) -> tuple[str, int]:
