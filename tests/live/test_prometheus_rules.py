@@ -52,12 +52,17 @@ def run_rules(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def alerts_of(text: str) -> list[dict[str, Any]]:
-    """The alerting rules of the generated file (each ``key: "json string"`` line of an alert,
-    labels and annotations flattened)."""
+def alerts_of(text: str, group: str = "threadwatch") -> list[dict[str, Any]]:
+    """The alerting rules of ``group`` in the generated file (each ``key: "json string"``
+    line of an alert, labels and annotations flattened)."""
     found: list[dict[str, Any]] = []
+    inside = False
     for line in text.splitlines():
         key, _, value = line.strip().removeprefix("- ").partition(": ")
+        if key == "name" and line.startswith("  - "):
+            inside = json.loads(value) == group
+        if not inside:
+            continue
         if key == "alert":
             found.append({})
         if found and value.startswith('"'):
@@ -163,7 +168,7 @@ def test_promtool_checks_and_tests_every_rule(config_args: list[str], tmp_path: 
     check = subprocess.run([promtool, "check", "rules", "rules.yml"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=60, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert f"SUCCESS: {len(enabled(config.rules))} rules found" in check.stdout
+    assert f"SUCCESS: {len(enabled(config.rules)) + 1} rules found" in check.stdout  # SinkDown
     tests = unit_tests(config.rules, alerts_of(text), config.alerts.hold_seconds)
     (tmp_path / "tests.yml").write_text(json.dumps(tests, indent=1))  # JSON is YAML
     run = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path,
@@ -197,3 +202,40 @@ def test_a_bad_config_is_exit_3(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert result.stderr.startswith("threadwatch: ") and "percentage" in result.stderr
     assert result.stdout == ""
+
+
+@needs_promtool
+def test_a_sink_failing_for_ten_minutes_fires_sink_down(tmp_path: Path) -> None:
+    """The ``threadwatch-delivery`` group: a sink down (``threadwatch_sink_up`` 0) fires
+    ``ThreadwatchSinkDown`` after 10 minutes, not before; a sink that recovers, or is up,
+    does not."""
+    promtool = shutil.which("promtool")
+    assert promtool is not None
+    text = run_rules("--format", "prometheus").stdout
+    sink_down, = alerts_of(text, "threadwatch-delivery")
+    assert sink_down["alert"] == "ThreadwatchSinkDown" and sink_down["for"] == "600s"
+    (tmp_path / "rules.yml").write_text(text)
+    labels = 'instance="batt1:9464",job="threadwatch"'
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [
+            {"series": f'threadwatch_sink_up{{sink="ops",{labels}}}', "values": "0x15"},
+            {"series": f'threadwatch_sink_up{{sink="flaky",{labels}}}',
+             "values": "0x8 1 0x6"},  # never 10 minutes in a row
+            {"series": f'threadwatch_sink_up{{sink="fine",{labels}}}', "values": "1x15"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "9m", "alertname": "ThreadwatchSinkDown", "exp_alerts": []},
+            {"eval_time": "15m", "alertname": "ThreadwatchSinkDown", "exp_alerts": [{
+                "exp_labels": {"sink": "ops", "instance": "batt1:9464", "job": "threadwatch",
+                               "severity": "warning"},
+                "exp_annotations": {
+                    "summary": "batt1:9464: alert sink ops failing for 10 minutes",
+                    "description": sink_down["description"]},
+            }]},
+        ],
+    }]}
+    (tmp_path / "tests.yml").write_text(json.dumps(tests))
+    run = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from pytest_httpserver import HTTPServer
 
 from alerts.alert_helpers import Receiver
@@ -95,7 +94,7 @@ class MetricsTail:
                     return found
             time.sleep(0.05)
         shown = {key: n for key, n in found.items()
-                 if ("scope", "total") in key[1] and n
+                 if (("scope", "total") in key[1] and n)
                  or key[0].startswith(("threadwatch_alerts", "threadwatch_sink"))}
         pytest.fail(f"timed out waiting for {what}; last scrape (total not 0, alerts, sinks):"
                     f" {shown}")
