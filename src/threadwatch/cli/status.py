@@ -28,10 +28,11 @@ def status(
     ] = OutputFormat.table,
 ) -> None:
     """Ask the running `threadwatch tail` how it is: levels per scope with the worst reason,
-    files followed, read lag, alerts waiting per sink, sink states, uptime.
+    files followed, read lag, alerts waiting per sink, sink states, uptime, and how old the
+    tail's snapshot answered from is.
 
-    Exit code: 0 green, 1 yellow, 2 red (the total's level, as `report`); 3 unknown, or no
-    tail running.
+    Exit code: 0 green, 1 yellow, 2 red (the total's level, as `report`); 3 unknown, no
+    tail running, or a stale answer (the tail's loop stuck: no snapshot for 10 s).
     """
     from threadwatch.live.control import ask_status, socket_path  # noqa: PLC0415 - lazy
     from threadwatch.live.status import answer_level, format_status  # noqa: PLC0415 - lazy

@@ -5,6 +5,7 @@ latest snapshot, taken in the tail's thread once a second, and the outbox counts
 asking never touches the tail's loop and never waits for it. Schema 1:
 
     {"schema": 1, "pid": 1234, "version": "…", "started_at": …, "uptime_seconds": …,
+     "snapshot_at": … | null, "snapshot_age_seconds": 0.4, "stale": false,
      "level": "red", "files_followed": 25, "read_lag_bytes": 0, "stalled_sources": 1,
      "scopes": [{"scope": "total" | PATH | "other", "level": "red", "reason": "…" | null,
                  "read_lag_bytes": 0, "last_line_at": … | null}, …],      # worst first
@@ -12,6 +13,12 @@ asking never touches the tail's loop and never waits for it. Schema 1:
                 "last_delivered_at": … | null, "failing_since": … | null,
                 "last_error": "…" | null}],
      "config": {"path": "…" | null, "loaded_at": …, "reload_error": "…" | null}}
+
+``snapshot_at`` is when the snapshot answered from was taken (unix time; null before the
+first), ``snapshot_age_seconds`` how old it is (before the first: how long the tail has run).
+The loop takes one every second; one older than ``STALE_SECONDS`` means the loop is stuck (what
+systemd's watchdog would kill it for): ``stale`` is true, and the levels, as of then, may be
+out of date, so ``status`` says so and exits 3 (unknown) whatever they are.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ from threadwatch.live.metrics import MetricsExporter
 from threadwatch.text import safe_text
 
 SCHEMA = 1
+# The loop snapshots every second (``live.metrics.SNAPSHOT_SECONDS``); a step reading a large
+# backlog may delay one by a second or two. Ten is stuck, and still well within systemd's
+# watchdog (WatchdogSec=30 in config/threadwatch.service), which restarts the tail later.
+STALE_SECONDS = 10.0
 
 
 @dataclass
@@ -78,6 +89,8 @@ def status_answer(source: StatusSource, now: float) -> dict[str, Any]:
     total = snapshot.scopes.get(TOTAL)
     level = Level.UNKNOWN if total is None or total.report is None else (
         total.report.verdict.level)
+    taken_at = snapshot.taken_at
+    age = now - (source.started_at if taken_at is None else taken_at)
     counts = {sink.sink: sink for sink in source.exporter.sinks()}
     sinks = []
     for state in source.sink_states():
@@ -97,6 +110,9 @@ def status_answer(source: StatusSource, now: float) -> dict[str, Any]:
         "version": __version__,
         "started_at": source.started_at,
         "uptime_seconds": round(now - source.started_at, 3),
+        "snapshot_at": taken_at,
+        "snapshot_age_seconds": round(max(0.0, age), 3),
+        "stale": age > STALE_SECONDS,
         "level": level.label,
         "files_followed": snapshot.files_followed,
         "read_lag_bytes": total.lag_bytes if total is not None else 0,
@@ -118,7 +134,9 @@ def _severity(label: str) -> int:
 
 
 def answer_level(answer: dict[str, Any]) -> Level:
-    """The total's level an answer gives (unknown if it gives none)."""
+    """The total's level an answer gives (unknown if it gives none, or if it is stale)."""
+    if answer.get("stale"):
+        return Level.UNKNOWN
     try:
         return Level[str(answer.get("level", "unknown")).upper()]
     except KeyError:
@@ -129,9 +147,23 @@ def format_status(answer: dict[str, Any], now: float | None = None, *,
                   max_scopes: int = 20) -> str:
     """The answer as text: a summary, one row per scope (worst first), the sinks."""
     now = time.time() if now is None else now
-    lines = [
-        f"threadwatch tail (pid {answer['pid']}, up {_duration(answer['uptime_seconds'])}):"
-        f" {str(answer['level']).upper()}",
+    head = (f"threadwatch tail (pid {answer['pid']}, up {_duration(answer['uptime_seconds'])}):"
+            f" {answer_level(answer).label.upper()}")
+    age = answer.get("snapshot_age_seconds")
+    if age is None:  # a tail from before snapshot times were said
+        lines = [head]
+    elif answer.get("stale") and answer.get("snapshot_at") is None:
+        lines = [head, f"STALE: the tail has taken no snapshot in {_duration(age)}: its loop is"
+                       " stuck"]
+    elif answer.get("stale"):
+        lines = [head, f"STALE: the tail's last snapshot is {_duration(age)} old: its loop is"
+                       f" stuck; what follows is as of then (it said"
+                       f" {str(answer['level']).upper()})"]
+    elif answer.get("snapshot_at") is None:
+        lines = [f"{head} (starting: no snapshot yet)"]
+    else:
+        lines = [f"{head} (as of {_duration(age)} ago)"]
+    lines += [
         f"files followed {answer['files_followed']} · read lag {answer['read_lag_bytes']} bytes"
         f" · stalled sources {answer['stalled_sources']}",
     ]
