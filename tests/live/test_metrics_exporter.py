@@ -221,3 +221,12 @@ def test_a_source_let_go_and_back_between_snapshots_keeps_counting_up() -> None:
     feed(tail, exporter, "a.log", batch(3), at=1002.0)
     assert exporter.take(1003.0).scopes["a.log"].events["batches"] == 3
     assert exporter.take(1004.0).scopes["total"].events["batches"] == 3
+
+
+def test_the_readme_lists_every_family() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme[readme.index("\n### Prometheus\n"):]
+    section = section[:section.index("\n## ")]
+    listed = {line.split("`")[1] for line in section.splitlines()
+              if line.startswith("| `threadwatch_")}
+    assert listed == {family.name for family in FAMILIES}
