@@ -338,9 +338,9 @@ _SINK_FAILURES = _Family("threadwatch_sink_consecutive_failures", "gauge",
 _INFO = _Family("threadwatch_build_info", "gauge", "The threadwatch version.", ("version",))
 FAMILIES = (_EVENTS, _WINDOW, _LEVEL, _RATIO, _LAST_LINE, _LAG, _FILES, _STALLED, _OUTBOX,
             _DELIVERED, _ALERTS, _SINK_UP, _SINK_FAILURES, _INFO)
-ALERT_STATES = ("firing", "pending", "silenced", "inhibited")  # AlertState's counts
 """Every family ``/metrics`` shows, in its order (the README lists them; so does the test of
 the Grafana dashboard's queries)."""
+ALERT_STATES = ("firing", "pending", "silenced", "inhibited")  # AlertState's counts
 
 
 def _label(value: str) -> str:
