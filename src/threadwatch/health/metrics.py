@@ -655,7 +655,8 @@ class Tally:
             later._run_index = self._run_index
             later.last_start = later.last_start or self.last_start
         self.run_open, self._run_index = later.run_open, later._run_index
-        self.last_start = later.last_start
+        # a later part whose first boundary is a summary or a `date` line started no task yet
+        self.last_start = later.last_start or self.last_start
 
     def _merge_run_records(self, later: Tally) -> None:
         """Append the later part's runs: its first (the lines before its first boundary) is

@@ -10,6 +10,7 @@ chunks, so memory stays bounded whatever the input size.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import gc
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from threadwatch.config import Config
 from threadwatch.events import Event, Kind
-from threadwatch.health.metrics import COUNTED_KINDS, RUN_KINDS, Tally
+from threadwatch.health.metrics import COUNTED_KINDS, RUN_KINDS, Tally, named_guard_batch
 from threadwatch.parse.grammar import Grammar
 from threadwatch.parse.scanner import Scanner
 from threadwatch.sources.files import STDIN, is_compressed, open_binary
@@ -33,6 +34,7 @@ CHUNK_BYTES = 4 << 20
 PARALLEL_MIN_BYTES = 48 << 20  # below this, starting workers costs more than it saves
 _BOUNDARY_WINDOW = 256 << 10
 _LOOKBACK = 64 << 10  # text scanned before a boundary to be sure no traceback is open there
+_LOOKAHEAD = 32 << 10  # text scanned after it for lines its part could not count alone
 
 
 @dataclass
@@ -150,23 +152,39 @@ def scan_one(
 
 def _boundary(path: str, near: int, config: Config) -> int | None:
     """A part boundary at or after ``near``: the start of a line with a program prefix where
-    no traceback block is open (checked by scanning the text just before it), or None. Never
-    before a bare batch line: it joins the batch its task's start line, just before, opened
-    (a later part could not tell, and would count the batch twice)."""
+    no traceback block is open (checked by scanning the text just before it) and where a
+    later part's tally needs nothing it cannot learn from the part before (``_CutCheck``),
+    or None. Never before a bare batch line: it may join the batch its task's start line,
+    just before, opened (a later part could not tell, and would count the batch twice)."""
     grammar = counting_grammar(config)
     before = min(near, _LOOKBACK)
     with open_binary(path) as stream:  # a plain file: not compressed (see _jobs_for)
         stream.seek(near - before)
         window = stream.read(before + _BOUNDARY_WINDOW)
+    at_end = len(window) < before + _BOUNDARY_WINDOW  # the window holds the rest of the file
     lookback_start = window.find(b"\n") + 1 if near - before > 0 else 0
+    max_line = config.parse.max_line_bytes
+    probe = Scanner(path, grammar, max_line_bytes=max_line)  # offsets: from the window's start
+    fed = lookback_start  # the probe reads each line once, however many lines are refused
+    check = _CutCheck()
+    ahead: list[Event] = []  # the events from a line start to ``scanned``
+    scanned = 0
     match = grammar.program_prefix.search(window, before)
     while match is not None:
         at = match.start()
-        if at > 0 and window[at - 1] == 0x0A and not _opens_with_a_batch(window, at, grammar):
-            probe = Scanner(path, grammar, max_line_bytes=config.parse.max_line_bytes)
-            probe.feed(window[lookback_start:at])
-            if not probe.pending:
-                return near - before + at
+        if at > 0 and window[at - 1] == 0x0A:
+            if not at_end and at + _LOOKAHEAD > len(window):
+                return None  # too little text left after it to check it
+            check.take(probe.feed(window[fed:at]))
+            fed = at
+            if not probe.pending and not _opens_with_a_batch(window, at, grammar):
+                if scanned < min(at + _LOOKAHEAD, len(window)):
+                    scanned = min(at + 2 * _LOOKAHEAD, len(window))
+                    scanner = Scanner(path, grammar, start_offset=at, max_line_bytes=max_line)
+                    ahead = scanner.feed(window[at:scanned])
+                first = bisect.bisect_left(ahead, at, key=_offset)
+                if not check.splits(ahead, first):
+                    return near - before + at
         match = grammar.program_prefix.search(window, match.end())
     return None
 
@@ -176,6 +194,104 @@ def _opens_with_a_batch(window: bytes, at: int, grammar: Grammar) -> bool:
     if line_end < 0:
         return False
     return any(event.kind is Kind.BATCH for event in grammar.events(window, at, line_end, "", 0))
+
+
+_OPENERS = frozenset({Kind.TASK_START, Kind.BATCH, Kind.GUARD_DECISION})
+_RUN_LINES = frozenset({Kind.TASK_START, Kind.BATCH, Kind.RUN_SUMMARY})
+
+
+class _CutCheck:
+    """Whether a part beginning at a cut would miss what a detached tally cannot hand back to
+    the part before (``Tally.merge``), so that the parts would count other than the whole;
+    ``take`` the events before each cut in order, then ask with the events after it:
+
+    - a task's start line before it and the line that joins its batch after it (its bare
+      batch line, not always the very next line, or the guard's decision for ``<id>-<i>``):
+      the later part would count a second batch;
+    - a run summary before it and no batch opened since, unless the first line counted after
+      it is a task start: with the older program's bare batch lines, the later part could
+      not tell that the batch after it begins a new run, and would count it in the run that
+      ended;
+    - a guard batch open across it: the guard's ``batch_done`` sets the executor of its own
+      batch, and for one named ``<id>-<i>`` the guard's item lines and the program's lines
+      about one sample count once, which a later part cannot do (lines naming the batch or
+      its task after the cut, or lines naming no task while it is the latest);
+    - a `timeout` KILL line after it, before a TERM line that follows a line of the run:
+      whether the KILL is a second timeout depends on the TERM line before it and on whether
+      a run began between them, which the later part may not know until then.
+    """
+
+    def __init__(self) -> None:
+        self._joinable: set[str] = set()  # tasks whose start line's batch is not joined yet
+        self._guarded: set[str] = set()  # open guard batches (a named one: its task)
+        self._latest: str | None = None  # the task of the latest batch
+        self._after_summary = False
+
+    def take(self, events: list[Event]) -> None:
+        """Read the events before the next cut."""
+        for event in events:
+            self._take(event)
+
+    def splits(self, events: list[Event], first: int) -> bool:
+        """Whether a cut before ``events[first]`` (the events after it from there) would make
+        the parts count otherwise."""
+        joinable, guarded = self._joinable, self._guarded
+        restarted: set[str] = set()  # tasks that began another batch after the cut
+        run_known = timeouts_known = False
+        for position in range(first, len(events)):
+            event = events[position]
+            kind, key = event.kind, _key(event)
+            if kind is Kind.SCRIPT_TIMEOUT and not timeouts_known:
+                if event.error_type == "KILL":
+                    return True
+                timeouts_known = run_known  # a TERM once both parts know whether a run is open
+            run_known = run_known or kind in _RUN_LINES
+            if position == first and kind is not Kind.TASK_START and (
+                self._after_summary or self._latest in guarded
+            ):
+                return True
+            if key is None or key in restarted or (key not in joinable and key not in guarded):
+                continue
+            if kind is Kind.TASK_START:
+                restarted.add(key)
+            elif key in guarded or kind in _OPENERS:
+                return True
+        return self._after_summary and first == len(events)
+
+    def _take(self, event: Event) -> None:
+        kind, key = event.kind, _key(event)
+        if kind is Kind.RUN_SUMMARY:
+            self._after_summary = True
+        if key is None or (kind not in _OPENERS and kind is not Kind.GUARD_BATCH_DONE):
+            return
+        if kind is Kind.GUARD_BATCH_DONE:
+            if key == event.task_id:  # the guard's own batch ends (a named one stays open)
+                self._guarded.discard(key)
+            return
+        if kind is Kind.TASK_START or (key not in self._joinable and (
+            kind is Kind.BATCH or key != event.task_id
+        )):
+            self._after_summary = False  # a task's batch opens: a run goes on or begins
+        self._latest = key
+        if kind is Kind.TASK_START:
+            self._joinable.add(key)
+            self._guarded.discard(key)
+            return
+        self._joinable.discard(key)
+        if kind is Kind.GUARD_DECISION:
+            self._guarded.add(key)
+        else:
+            self._guarded.discard(key)
+
+
+def _offset(event: Event) -> int:
+    return event.offset
+
+
+def _key(event: Event) -> str | None:
+    """The task an event is about (a guard batch named ``<id>-<i>`` is its task's)."""
+    named = named_guard_batch(event.task_id) if event.task_id and "-" in event.task_id else None
+    return named[0] if named is not None else event.task_id
 
 
 def _jobs_for(path: str, parts: int, config: Config, runs: bool) -> list[_Job]:
