@@ -89,3 +89,19 @@ def test_a_reader_gone_is_reported_as_python_does(ending: str) -> None:
     # both the fast and the ordinary way: Python's own "Exception ignored" and code 120
     assert result.returncode == 120
     assert "BrokenPipeError" in result.stderr
+
+
+
+@pytest.mark.parametrize(("closed", "other"), [("1", "stderr"), ("2", "stdout")])
+def test_a_stream_closed_from_the_start_is_no_error(closed: str, other: str) -> None:
+    # `threadwatch report >&-`: Python starts with that stream None, which has nothing to flush
+    code = textwrap.dedent(f"""
+        import sys
+        from threadwatch.cli.leave import leave
+        print("kept", file=sys.{other})
+        leave(SystemExit(2))
+    """)
+    result = subprocess.run(["sh", "-c", f'exec "$0" -c "$1" {closed}>&-', sys.executable, code],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result
+    assert getattr(result, other) == "kept\n"

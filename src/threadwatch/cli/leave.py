@@ -8,7 +8,8 @@ So once the command has given its exit code, ``leave`` flushes stdout and stderr
 
 It takes the ordinary way (re-raising the ``SystemExit``) whenever that could differ: another
 thread is alive (a normal exit joins it), the exit "code" is a message, or stdout cannot be
-flushed (a reader gone: Python reports it as it always does).
+flushed (a reader gone: Python reports it as it always does). A stream that is ``None`` (the
+process started with that descriptor closed, ``>&-``) has nothing to flush.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ def leave(done: SystemExit) -> NoReturn:
     if not isinstance(code, int) or threading.active_count() > 1:
         raise done
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except (OSError, ValueError):  # reader gone, or stdout closed
         raise done from None
     atexit._run_exitfuncs()  # what a normal exit runs (private, but declared by typeshed)
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue
         with contextlib.suppress(OSError, ValueError):  # an atexit handler may have written
             stream.flush()
     os._exit(code)
