@@ -7,6 +7,7 @@
      │    ├── StateInUseError   another ``tail`` holds the state file's lock
      │    └── OutboxError       the alert outbox (tables in the state file) cannot be used
      ├── NothingReadError       no input at all could be read
+     ├── TerminalGoneError      the live view's terminal went away (``tail`` stops, exit 0)
      ├── NotRunningError        no running ``tail`` answers ``threadwatch status``
      ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
      └── DeliveryError          an alert sink did not accept a notification
