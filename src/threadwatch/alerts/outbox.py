@@ -53,7 +53,6 @@ from threadwatch.errors import OutboxError
 from threadwatch.statefile import open_read_only, open_sqlite, stand_in_tables
 
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
-STATES = (PENDING, DELIVERED, FAILED, DROPPED)
 _PRUNE_BATCH = 500  # rows per transaction: another writer never waits long for the file
 
 _SCHEMA = """

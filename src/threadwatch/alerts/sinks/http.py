@@ -135,7 +135,6 @@ class HttpPoster:
     def __init__(self, url: Secret, timeout_seconds: float, verify_tls: bool,
                  public_segments: frozenset[str] = frozenset(),
                  secrets: Iterable[Secret] = ()) -> None:
-        self._url = url
         self._redactor = Redactor.for_sink(url, secrets, public_segments)
         self._timeout = timeout_seconds
         parts = urlsplit(url.reveal())
