@@ -138,3 +138,11 @@ def test_feeding_byte_by_byte_gives_the_same_events_as_at_once() -> None:
         Kind.THREAD_ERROR,
         Kind.RUN_SUMMARY,
     ]
+
+
+def test_take_notices_hands_each_notice_on_once() -> None:
+    scan = scanner(max_line_bytes=4096)
+    scan.feed(b"y" * 5000 + b"\n" + BATCH)
+    (notice,) = scan.take_notices()
+    assert notice.offset == 0
+    assert scan.take_notices() == []

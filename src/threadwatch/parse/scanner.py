@@ -79,6 +79,13 @@ class Scanner:
         """True while a traceback block is open."""
         return self._block is not None
 
+    def take_notices(self) -> list[Notice]:
+        """The notices since the last call (a follower hands them on as it reads)."""
+        notices = self.notices
+        if notices:
+            self.notices = []
+        return notices
+
     def feed(self, data: bytes) -> list[Event]:
         """Consume the complete lines of ``data`` (after what was left over); return events."""
         events: list[Event] = []

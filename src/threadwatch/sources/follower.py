@@ -149,10 +149,7 @@ class Follower:
         self.checkpoint.move_to(self._scanner.safe_offset)
 
     def take_notices(self) -> list[Notice]:
-        notices = self._scanner.notices
-        if notices:
-            self._scanner.notices = []
-        return notices
+        return self._scanner.take_notices()
 
     def close_handle(self) -> None:
         if self._fd is not None:

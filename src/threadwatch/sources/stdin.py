@@ -69,10 +69,7 @@ class StdinFollower:
         return self._scanner.flush()
 
     def take_notices(self) -> list[Notice]:
-        notices = self._scanner.notices
-        if notices:
-            self._scanner.notices = []
-        return notices
+        return self._scanner.take_notices()
 
     def _pump(self) -> None:
         while True:
