@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -35,3 +38,41 @@ def test_sighup_reloads_a_service_and_stops_a_tail_on_a_terminal(
             os.kill(os.getpid(), sig)  # handled before kill returns (this is the main thread)
     assert tail.asked == [on_hup, "stop", "stop"]
     assert signal.getsignal(signal.SIGHUP) == before  # the handlers are put back
+
+
+# The loop runs in the main thread, where Python runs signal handlers: between two bytecodes of
+# the loop's own code, which may be inside the waker's threading.Event (wait() and clear() hold
+# its lock for a few bytecodes at each step). The child holds that lock when SIGTERM arrives.
+SIGNAL_INSIDE_THE_WAKER = """
+import os, signal, sys
+from pathlib import Path
+from threadwatch.config import load_config
+from threadwatch.live.loop import Tail, TailOptions
+from threadwatch.live.service import handle_signals
+
+folder = Path(sys.argv[1])
+tail = Tail([str(folder)], load_config(None), TailOptions(state_path=folder / "state.db"))
+
+class SignalInsideTheWaker:
+    kinds = frozenset()
+    def on_events(self, events, at): pass
+    def on_changes(self, changes, health): pass
+    def tick(self, now):
+        with tail._waker._event._cond:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled before kill returns
+    def close(self): pass
+
+with handle_signals(tail):
+    tail.run([SignalInsideTheWaker()])
+print("stopped")
+"""
+
+
+def test_a_signal_that_arrives_inside_the_loops_wait_stops_it(tmp_path: Path) -> None:
+    # the handler must not take the lock the interrupted loop holds: it would wait for ever
+    try:
+        done = subprocess.run([sys.executable, "-c", SIGNAL_INSIDE_THE_WAKER, str(tmp_path)],
+                              capture_output=True, text=True, timeout=15, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the SIGTERM handler deadlocked on the waker's lock")
+    assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr

@@ -11,6 +11,7 @@ and releases are judged by; only the waiting between changes uses the real monot
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ class Tail:
         self._clock = clock
         self._stopping = False
         self._reload_requested = False
+        self._loop_thread: int | None = None  # the thread in run()
         self.on_reload: Callable[[], None] | None = None  # called in the loop's thread
         roots = Roots.parse(paths, config.sources.include, config.sources.exclude)
         self.health = WindowedHealth(self.settings, config.tail.window_seconds,
@@ -178,12 +180,20 @@ class Tail:
     def stop(self) -> None:
         """Ask the loop to stop (safe from a signal handler or another thread)."""
         self._stopping = True
-        self._waker.notify()
+        self._wake_loop()
 
     def request_reload(self) -> None:
         """Ask the loop to call ``on_reload`` at its next step (safe from a signal handler)."""
         self._reload_requested = True
-        self._waker.notify()
+        self._wake_loop()
+
+    def _wake_loop(self) -> None:
+        # Only another thread has a waiting loop to wake. In the loop's own thread (a signal
+        # handler when the loop runs in the main thread), the waker's Event may be half-way
+        # through wait() or clear(), holding the lock set() would take: a deadlock. The flag
+        # is seen within _MAX_WAIT all the same.
+        if threading.get_ident() != self._loop_thread:
+            self._waker.notify()
 
     def reconfigure(self, config: Config) -> None:
         """Judge by ``config`` from now on: its rules and ``[runs]`` at once, its ``[sources]``
@@ -214,6 +224,7 @@ class Tail:
             StateError: the state file could not be written.
             ValueError: a consumer needs a kind this tail was not built to find (``kinds``).
         """
+        self._loop_thread = threading.get_ident()
         try:
             for consumer in consumers:
                 missing = frozenset(consumer.kinds) - self.kinds
