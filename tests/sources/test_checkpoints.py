@@ -184,3 +184,16 @@ def test_a_read_only_open_of_a_closed_state_file_makes_no_file_beside_it(
     (tmp_path / "text.db").write_text("not a database, just text " * 100)
     with pytest.raises(sqlite3.DatabaseError):
         open_read_only(tmp_path / "text.db")
+
+
+def test_a_full_state_file_says_so(tmp_path: Path) -> None:
+    # SQLite ends the transaction itself when the file is full: the error said is that one,
+    # not a failed ROLLBACK of a transaction that is already gone
+    with closing(StateStore(tmp_path / "state.db")) as store:
+        (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+        store._db.execute(f"PRAGMA max_page_count = {pages + 2}")  # the file can hardly grow
+        with pytest.raises(StateError, match="database or disk is full"):
+            store.save([checkpoint(10)], windows={"a.log": "x" * 100_000})
+        store._db.execute(f"PRAGMA max_page_count = {pages + 1000}")
+        store.save([checkpoint(10)], windows={"a.log": "y"})  # and the next write works
+        assert store.load_windows() == {"a.log": "y"}

@@ -156,7 +156,10 @@ class StateStore:
             return
         now = time.time() if now is None else now
         try:
-            with self._transaction():
+            # the connection's own block: COMMIT, or ROLLBACK if SQLite has not ended the
+            # transaction itself (it does when the file is full: its error is the one to say)
+            with self._db:
+                self._db.execute("BEGIN")
                 for checkpoint in dirty:
                     self._write(checkpoint, now)
                 for source, body in (windows or {}).items():
@@ -176,9 +179,6 @@ class StateStore:
 
     def close(self) -> None:
         self._db.close()
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
 
     def _write(self, checkpoint: Checkpoint, now: float) -> None:
         values = (
@@ -200,7 +200,6 @@ class StateStore:
                 (*values, checkpoint.row),
             )
 
-
     def _write_window(self, source: str, body: str | None, now: float) -> None:
         if body is None:
             self._db.execute("DELETE FROM window_state WHERE source = ?", (source,))
@@ -220,15 +219,3 @@ def _prepare(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM checkpoints WHERE 0")
     db.execute("ROLLBACK")
 
-
-class _Transaction:
-    """``BEGIN``/``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self._db.execute("COMMIT" if error is None else "ROLLBACK")
