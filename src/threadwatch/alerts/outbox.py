@@ -28,9 +28,9 @@ sender's marks apply to pending rows only (a drop during an attempt stays a drop
 receiver took it: then it is *delivered*, which is what happened). ``prune`` deletes what is
 done with after the configured ages, never a pending row, in short transactions.
 
-One connection, shared by the dispatcher's thread and the sender thread under a lock: every
-statement is short, and WAL mode plus a busy timeout let other processes (``threadwatch
-alerts``, the tail store) read and write the same file meanwhile.
+One connection, shared by the dispatcher's thread and the sender threads (one per sink,
+``sender.py``) under a lock: every statement is short, and WAL mode plus a busy timeout let
+other processes (``threadwatch alerts``, the tail store) read and write the same file meanwhile.
 
 Every public method translates ``sqlite3.Error`` (``database is locked`` once the busy timeout
 has passed, disk full, a removed file) into ``OutboxError`` raised ``from`` it; a failed write
@@ -120,7 +120,7 @@ class Outbox:
         path: the SQLite state file (created if missing, unless ``read_only``).
         busy_timeout_seconds: how long to wait for another writer's lock.
         read_only: only read (``threadwatch alerts``): the file is opened read-only and
-            nothing is written to it or made beside it (see ``store.open_read_only``); a
+            nothing is written to it or made beside it (see ``statefile.open_read_only``); a
             state file without alert tables reads as an empty outbox.
 
     Raises:
@@ -140,7 +140,7 @@ class Outbox:
                 db.execute("ALTER TABLE alert_deliveries ADD COLUMN retried_at REAL")
 
         try:
-            # The sender thread uses this connection too; the lock serialises all use.
+            # The sender threads use this connection too; the lock serialises all use.
             # (closed again when preparing it fails)
             if read_only:
                 self._db = open_read_only(Path(path), stand_in_tables(_SCHEMA),
