@@ -89,7 +89,10 @@ class Alerting:
             self.dispatcher.on_changes((), health)  # the levels it would otherwise wait for
 
     def sink_states(self) -> list[SinkState]:
-        return [] if self.dispatcher is None else self.dispatcher.sink_states()
+        """How delivery to each sink is going (any thread: the status socket's, the metrics
+        server's). ``dispatcher`` is read once: a reload sets it to None meanwhile."""
+        dispatcher = self.dispatcher
+        return [] if dispatcher is None else dispatcher.sink_states()
 
     def state(self) -> AlertState | None:
         """Where alerting stands; None while no sink is configured."""
