@@ -1,7 +1,7 @@
 """What ``tail`` shows: a live table on a terminal, JSON lines for scripts and log shippers.
 
-Both are consumers (``consumers.Consumer``). Log text reaching the terminal goes through
-``render.safe_text``; JSON output escapes control characters by itself.
+Both are consumers (``health.consumer.Consumer``). Log text reaching the terminal goes through
+``text.safe_text``; JSON output escapes control characters by itself.
 """
 
 from __future__ import annotations
