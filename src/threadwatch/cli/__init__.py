@@ -1,6 +1,8 @@
 """The command line: each command parses its options, calls one library function, and maps
 ``ThreadwatchError`` to exit code 3 with a one-line message on stderr. Usage errors exit 3 too
 (see ``usage.py``). One module per command (or command group); each registers on ``app``.
+``main``, the console script, also decides how the process starts and ends (the collector,
+``leave.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m threadwatch``).
+
+    It never returns: the process ends with the command's exit code through ``leave``
+    (``os._exit`` once output is flushed and the atexit handlers have run), and the cyclic
+    collector is off unless the command turns it back on. To run a command inside another
+    program, call ``app`` (tests use typer's ``CliRunner``)."""
     # threadwatch uses no pydantic plugin: skip their discovery, a scan of every installed
     # package's metadata (~15 ms of each start)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
