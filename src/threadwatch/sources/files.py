@@ -149,7 +149,7 @@ def walk(
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
-            if name.startswith(".") or not (compressed or not is_compressed(name)):
+            if name.startswith(".") or (not compressed and is_compressed(name)):
                 continue
             path = os.path.join(root, name)
             if not wanted(name, include, exclude):
