@@ -1,11 +1,14 @@
-"""The exception tree drawn in ``errors.py``'s docstring names every error the module defines,
-under its own parent."""
+"""One exception tree: every ``ThreadwatchError`` is defined in ``errors.py``, and the tree drawn
+in its docstring names each under its own parent."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 
+import threadwatch
 from threadwatch import errors
 
 
@@ -28,3 +31,17 @@ def test_the_drawn_tree_is_the_class_tree() -> None:
         and cls.__base__ is not None
     }
     assert drawn == defined
+
+
+def test_every_threadwatch_error_is_defined_in_errors() -> None:
+    for module in pkgutil.walk_packages(threadwatch.__path__, "threadwatch."):
+        if module.name not in ("threadwatch.__main__",):
+            importlib.import_module(module.name)
+    elsewhere = []
+    pending = [errors.ThreadwatchError]
+    while pending:
+        cls = pending.pop()
+        if cls.__module__ != errors.__name__:
+            elsewhere.append(f"{cls.__module__}.{cls.__qualname__}")
+        pending += cls.__subclasses__()
+    assert elsewhere == []

@@ -10,6 +10,7 @@
      ├── TerminalGoneError      the live view's terminal went away (``tail`` stops, exit 0)
      ├── NotRunningError        no running ``tail`` answers ``threadwatch status``
      ├── SinkConfigError        an alert sink cannot be built (variable unset, URL malformed)
+     ├── SilenceError           a silence cannot be made or found (bad duration or glob, no id)
      └── DeliveryError          an alert sink did not accept a notification
 
 The CLI maps every ThreadwatchError to exit code 3 (unknown/error) and its message.
@@ -100,6 +101,10 @@ class SinkConfigError(ThreadwatchError):
         self.sink = sink
         self.problem = problem
         super().__init__(f"alert sink {sink!r}: {problem}")
+
+
+class SilenceError(ThreadwatchError):
+    """A silence cannot be made or found: a bad duration or glob, an unknown id."""
 
 
 class DeliveryError(ThreadwatchError):

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from threadwatch.alerts.model import Alert, Notification, iso_time
-from threadwatch.errors import OutboxError, ThreadwatchError
+from threadwatch.errors import OutboxError, SilenceError, ThreadwatchError
 from threadwatch.statefile import (
     make_state_folder,
     open_read_only,
@@ -69,10 +69,6 @@ CREATE TABLE IF NOT EXISTS alert_silenced (
     updated_at REAL NOT NULL
 );
 """
-
-
-class SilenceError(ThreadwatchError):
-    """A silence cannot be made or found: a bad duration or glob, an unknown id."""
 
 
 def parse_duration(text: str) -> float:
