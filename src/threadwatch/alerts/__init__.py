@@ -16,6 +16,7 @@
     manage.py       alerts retry / drop: the outbox changed by hand
     testing.py      FakeClock, MemorySink
 
-Nothing is re-exported here: ``threadwatch.config`` imports ``alerts.settings``, and the
-dispatcher imports ``threadwatch.config``, so importing it from this package would be circular.
+Nothing is re-exported here: ``threadwatch.config`` imports ``alerts.settings``, which runs
+this file first, so whatever it imported (the dispatcher, the outbox, the senders) would load
+wherever a config is loaded, ``report`` included, which sends nothing.
 """
