@@ -56,9 +56,15 @@ ConfigOption = Annotated[
 ]
 
 
-def fail(*messages: str) -> NoReturn:
+def warn(*messages: str) -> None:
+    """Each message as one line on stderr, ``threadwatch: MESSAGE``, made safe for a terminal."""
     for message in messages:
         print(f"threadwatch: {safe_text(message)}", file=sys.stderr)
+
+
+def fail(*messages: str) -> NoReturn:
+    """``warn`` each message, then exit 3."""
+    warn(*messages)
     raise typer.Exit(int(Level.UNKNOWN))
 
 

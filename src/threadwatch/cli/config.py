@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from threadwatch.cli.app import ConfigOption, app, load_settings
+from threadwatch.cli.app import ConfigOption, app, load_settings, warn
 from threadwatch.errors import ConfigError
 from threadwatch.health.levels import Level
 from threadwatch.text import safe_text
@@ -39,8 +39,7 @@ def config_check(
             load_config(file)
         except ConfigError as exc:
             bad = True
-            for line in exc.lines:
-                print(f"threadwatch: {safe_text(line)}", file=sys.stderr)
+            warn(*exc.lines)
         else:
             print(f"{safe_text(str(file))}: valid")
     raise typer.Exit(int(Level.UNKNOWN) if bad else 0)

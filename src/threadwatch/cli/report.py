@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from threadwatch.cli.app import ConfigOption, app, fail, load_settings
+from threadwatch.cli.app import ConfigOption, app, fail, load_settings, warn
 from threadwatch.errors import ThreadwatchError
-from threadwatch.text import safe_text
 
 
 class ReportFormat(StrEnum):
@@ -78,8 +77,7 @@ def report(
                               last_run=last_run)
     except ThreadwatchError as exc:
         fail(str(exc))
-    for problem in result.problems:
-        print(f"threadwatch: {safe_text(problem)}", file=sys.stderr)
+    warn(*result.problems)
     if output is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
     elif output is ReportFormat.nagios:

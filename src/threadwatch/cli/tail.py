@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from threadwatch.cli.app import ConfigOption, app, fail, load_settings
+from threadwatch.cli.app import ConfigOption, app, fail, load_settings, warn
 from threadwatch.errors import TerminalGoneError, ThreadwatchError
 
 
@@ -75,7 +75,7 @@ def tail(
         # the live view's terminal went away: a normal way to stop, said where stderr still goes
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         with contextlib.suppress(OSError):
-            print(f"threadwatch: {exc}", file=sys.stderr)
+            warn(str(exc))
         raise typer.Exit(0) from None
     except ThreadwatchError as exc:
         fail(str(exc))
