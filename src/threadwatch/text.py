@@ -5,9 +5,9 @@ terminal or fool its reader: escape sequences (colours, cursor moves, window tit
 other C0 and C1 controls, CR and LF (a newline in a file name forges a line of its own on
 stderr), DEL, and the bidirectional-text controls that reorder what is shown (U+202E makes
 ``gol.exe`` read ``exe.log``). ``safe_text`` writes every one of them as a visible escape
-(``\\x1b``, ``\\n``, ``\\u202e``), so the text keeps its length in characters, nothing is
-silently lost, and the result is one line of printable text. ``safe_block`` does the same but
-keeps newlines and tabs, for text that is a block of lines by nature (a traceback sample).
+(``\\x1b``, ``\\n``, ``\\u202e``), so nothing is silently lost, and the result is one line of
+printable text. ``safe_block`` does the same but keeps newlines and tabs, for text that is a
+block of lines by nature (a traceback sample).
 
 Backslashes are not doubled: the output is for reading, not for parsing back (the JSON outputs
 carry the exact text). Both functions are idempotent: their output holds nothing to escape.
@@ -50,7 +50,6 @@ def safe_text(text: str) -> str:
 def safe_block(text: str) -> str:
     """Like ``safe_text``, but newlines and tabs are kept (a block of lines)."""
     return _UNSAFE_IN_BLOCK.sub(_visible, text)
-
 
 
 def common_start(texts: Sequence[str]) -> str:

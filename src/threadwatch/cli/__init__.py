@@ -32,7 +32,7 @@ def main() -> None:
     It never returns: the process ends with the command's exit code through ``leave``
     (``os._exit`` once output is flushed and the atexit handlers have run), and the cyclic
     collector is off unless the command turns it back on. To run a command inside another
-    program, call ``app`` (tests use typer's ``CliRunner``)."""
+    program, call ``app`` (as typer's ``CliRunner`` does)."""
     # threadwatch uses no pydantic plugin: skip their discovery, a scan of every installed
     # package's metadata (~15 ms of each start)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
