@@ -73,7 +73,7 @@ def tail(
                   config_path=config)
     except TerminalGoneError as exc:
         # the live view's terminal went away: a normal way to stop, said where stderr still goes
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         with contextlib.suppress(OSError):
             warn(str(exc))
         raise typer.Exit(0) from None
@@ -82,5 +82,12 @@ def tail(
     except BrokenPipeError:
         # the reader of the JSON lines went away (`| head`): a normal way to stop. What could
         # not be written was not checkpointed, so a restart delivers it.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         raise typer.Exit(0) from None
+
+
+def _stdout_to_devnull() -> None:
+    # what is still buffered for a reader that has gone is then flushed at exit without error
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
