@@ -161,7 +161,8 @@ def test_reading_changes_nothing_and_a_file_without_silences_has_none(tmp_path: 
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0s"), (9.4, "9s"), (250, "4m10s"), (7140, "1h59m"), (7200, "2h0m"), (93600, "1d2h"),
+    (0, "0s"), (9.4, "9s"), (9.7, "9s"), (250, "4m10s"), (7140, "1h59m"), (7199.7, "1h59m"),
+    (7200, "2h0m"), (93600, "1d2h"),
 ])
 def test_time_left_shows_two_units(seconds: float, text: str) -> None:
     assert time_left(seconds) == text

@@ -371,8 +371,9 @@ def read_silences(state_path: str | Path, now: float, *, ended: bool = False,
 
 
 def time_left(seconds: float) -> str:
-    """``seconds`` in the two largest units: ``1d2h``, ``1h59m``, ``4m10s``, ``9s``."""
-    whole = max(0, int(seconds + 0.5))
+    """``seconds`` in the two largest units, cut down as the smaller units are: ``1d2h``,
+    ``1h59m`` (a 2h silence a moment after it began), ``4m10s``, ``9s``."""
+    whole = max(0, int(seconds))
     parts = [(whole // 86400, "d"), (whole % 86400 // 3600, "h"), (whole % 3600 // 60, "m"),
              (whole % 60, "s")]
     while len(parts) > 1 and parts[0][0] == 0:

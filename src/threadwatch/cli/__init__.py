@@ -1,13 +1,11 @@
 """The command line: each command parses its options, calls one library function, and maps
 ``ThreadwatchError`` to exit code 3 with a one-line message on stderr. Usage errors exit 3 too
 (see ``usage.py``). One module per command (or command group); each registers on ``app``.
-``main``, the console script, also decides how the process starts and ends (the collector,
-``leave.py``).
+``main``, the console script, also decides how the process ends (``leave.py``).
 """
 
 from __future__ import annotations
 
-import gc
 import os
 
 from threadwatch.cli import (  # noqa: F401 - register commands
@@ -30,17 +28,11 @@ def main() -> None:
     """Console-script entry point (also ``python -m threadwatch``).
 
     It never returns: the process ends with the command's exit code through ``leave``
-    (``os._exit`` once output is flushed and the atexit handlers have run), and the cyclic
-    collector is off unless the command turns it back on. To run a command inside another
-    program, call ``app`` (as typer's ``CliRunner`` does)."""
+    (``os._exit`` once output is flushed and the atexit handlers have run). To run a command
+    inside another program, call ``app`` (as typer's ``CliRunner`` does)."""
     # threadwatch uses no pydantic plugin: skip their discovery, a scan of every installed
     # package's metadata (~15 ms of each start)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # Start-up makes tens of thousands of objects (the classes of typer, pydantic and rich)
-    # that live as long as the process; the cyclic collector would walk them again and again
-    # (~17 ms of a report's ~230). A one-shot command runs without it: it makes few cycles
-    # (a report's scans pause it anyway). tail, which runs for days, turns it back on.
-    gc.disable()
     try:
         app(prog_name="threadwatch")  # also under `python -m threadwatch`
     except SystemExit as done:  # every command ends so (typer's standalone mode)

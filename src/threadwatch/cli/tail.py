@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 from enum import StrEnum
@@ -59,10 +58,6 @@ def tail(
     from threadwatch.live.service import tail_logs  # noqa: PLC0415 - rich is slow to import
     from threadwatch.logs import log_to_stderr  # noqa: PLC0415 - only tail logs to stderr
 
-    # the collector, paused for start-up (cli/__init__.py), back on for a long run; what
-    # start-up made is never garbage: left out of its walks
-    gc.freeze()
-    gc.enable()
     settings = load_settings(config)
     log_to_stderr()  # every threadwatch.* logger, one safe line per message
     try:
