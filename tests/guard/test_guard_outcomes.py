@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from guard_items import fail_on_odd, raise_memory_error_on, sleep_then_double
 
 from threadwatch.guard import GuardPolicy, ItemStatus, run_batch
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 Lines = Callable[[], list[str]]
 
@@ -79,3 +84,42 @@ def test_values_raise_a_timed_out_item_as_a_timeout_error() -> None:
     with pytest.raises(ExceptionGroup, match=r"1 of 2 items failed .*\(indices 1\)") as info:
         result.values()
     assert [type(error) for error in info.value.exceptions] == [TimeoutError]
+
+
+OLD_PYTHON_VALUES = r"""
+import sys, types
+# the guard alone, without threadwatch/__init__.py (3.11+ code): it is what runs on 3.9
+parent = types.ModuleType("threadwatch")
+parent.__path__ = [sys.argv[1] + "/threadwatch"]
+sys.modules["threadwatch"] = parent
+from threadwatch.guard import GuardPolicy, run_batch
+
+def check(item):
+    if item % 2:
+        raise ValueError(f"odd {item}")
+    return item
+
+result = run_batch(check, range(4), GuardPolicy(), batch="b1")
+try:
+    result.values()
+except Exception as group:
+    print(group.message)
+    print([str(error) for error in group.exceptions], str(group.__cause__))
+"""
+
+
+@pytest.mark.parametrize("version", ["3.9.18", "3.10.13"])
+def test_values_raises_a_group_of_the_same_shape_before_311(version: str) -> None:
+    python = Path("/root/.pyenv/versions") / version / "bin" / "python"
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CPython {version} is missing (pyenv): CI must prove the guard on it")
+        pytest.skip(f"CPython {version} is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    run = subprocess.run([str(python), "-S", "-c", OLD_PYTHON_VALUES, SRC], capture_output=True,
+                         text=True, timeout=60, env=env, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "2 of 4 items failed in batch b1 (indices 1, 3)",
+        "['odd 1', 'odd 3'] odd 1",
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -42,6 +44,24 @@ class ItemOutcome(Generic[R]):
         return self.status is ItemStatus.OK
 
 
+class _ItemErrors(Exception):
+    """What ``values`` raises on 3.9 and 3.10, which have no ``ExceptionGroup``: the same
+    ``message`` and ``exceptions``, and the first error as its cause (shown in a traceback)."""
+
+    def __init__(self, message: str, exceptions: Sequence[Exception]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exceptions = tuple(exceptions)
+
+
+def _group(message: str, exceptions: list[Exception]) -> Exception:
+    if sys.version_info >= (3, 11):  # noqa: UP036 - the guard runs on 3.9 and 3.10 too
+        return ExceptionGroup(message, exceptions)
+    group = _ItemErrors(message, exceptions)  # a 3.9/3.10 test runs this
+    group.__cause__ = exceptions[0] if exceptions else None
+    return group
+
+
 @dataclass(frozen=True)
 class Fallback:
     """One step down the chain: the pool that failed, the executor that took over, and why."""
@@ -57,7 +77,8 @@ class BatchResult(Generic[R]):
     """The outcome of :func:`run_batch`: one :class:`ItemOutcome` per item, in input order.
 
     Item errors never abort the batch; read them from ``outcomes`` / ``failures``, or call
-    :meth:`values`, which raises them together as an ``ExceptionGroup``. ``stopped`` says why
+    :meth:`values`, which raises them together as an ``ExceptionGroup`` (on 3.9 and 3.10, an
+    exception of the same shape). ``stopped`` says why
     the batch ended early, if it did: ``"memory_error"``, ``"batch_timeout"``, or the reason a
     cancellation gave (``"SIGTERM"`` for :func:`cancel_on_signals`).
     """
@@ -88,12 +109,14 @@ class BatchResult(Generic[R]):
 
         Raises:
             ExceptionGroup: if any item did not end ``ok``; it holds their errors in input
-                order and its message names their indices.
+                order and its message names their indices. Python 3.9 and 3.10 have no
+                ``ExceptionGroup``: there it is an ``Exception`` with the same ``message``
+                and ``exceptions``, caused by the first error.
         """
         failures = self.failures
         if failures:
             indices = ", ".join(str(outcome.index) for outcome in failures)
-            raise ExceptionGroup(
+            raise _group(
                 f"{len(failures)} of {len(self.outcomes)} items failed in batch "
                 f"{self.batch_id} (indices {indices})",
                 [outcome.error for outcome in failures if isinstance(outcome.error, Exception)],
