@@ -169,3 +169,20 @@ def stand_in_tables(schema: str) -> Callable[[sqlite3.Connection], None]:
                 db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
 
     return prepare
+
+
+def name_column(name: str) -> str | bytes:
+    """A file path, or a name made from one (a scope, an alert's key), as the state file
+    stores it: text, or its bytes when it is not UTF-8. A file name in another encoding is
+    decoded with ``surrogateescape`` (``/logs/\\udce9t\\udce9.log``), which SQLite's text
+    refuses; stored as bytes, it reads back as the same name (``name_from_column``)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
+
+
+def name_from_column(value: str | bytes) -> str:
+    """A name stored by ``name_column``, as it was."""
+    return os.fsdecode(value) if isinstance(value, bytes) else str(value)

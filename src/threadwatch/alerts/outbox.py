@@ -50,7 +50,13 @@ from pathlib import Path
 from threadwatch.alerts.inhibit import Inhibited
 from threadwatch.alerts.model import Alert, Notification, Status, new_notification_id
 from threadwatch.errors import OutboxError
-from threadwatch.statefile import open_read_only, open_sqlite, stand_in_tables
+from threadwatch.statefile import (
+    name_column,
+    name_from_column,
+    open_read_only,
+    open_sqlite,
+    stand_in_tables,
+)
 
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
 _PRUNE_BATCH = 500  # rows per transaction: another writer never waits long for the file
@@ -209,10 +215,11 @@ class Outbox:
 
     def _route(self, alert: Alert, sinks: Sequence[str]) -> None:
         if alert.status is Status.RESOLVED:
-            self._db.execute("DELETE FROM alert_routed WHERE key = ?", (alert.key,))
+            self._db.execute("DELETE FROM alert_routed WHERE key = ?",
+                             (name_column(alert.key),))
         else:
             self._db.executemany("INSERT OR IGNORE INTO alert_routed (key, sink) VALUES (?, ?)",
-                                 [(alert.key, sink) for sink in sinks])
+                                 [(name_column(alert.key), sink) for sink in sinks])
 
     def save_inhibited(self, held: Sequence[Inhibited]) -> None:
         """Replace the saved inhibited alerts.
@@ -225,8 +232,9 @@ class Outbox:
             self._db.execute("DELETE FROM alert_inhibited")
             self._db.executemany(
                 "INSERT INTO alert_inhibited (key, body, inhibited_by, since) VALUES (?, ?, ?, ?)",
-                [(entry.alert.key, Notification((entry.alert,), entry.since, "").to_json(),
-                  entry.by, entry.since) for entry in held])
+                [(name_column(entry.alert.key),
+                  Notification((entry.alert,), entry.since, "").to_json(),
+                  name_column(entry.by), entry.since) for entry in held])
 
     def save_group(self, alerts: Sequence[Alert], opened_at: float) -> None:
         """Replace the saved group (none if ``alerts`` is empty).
@@ -244,12 +252,12 @@ class Outbox:
 
     def _remember(self, alert: Alert, sent_at: float) -> None:
         if alert.status.value == "resolved":
-            self._db.execute("DELETE FROM alert_active WHERE key = ?", (alert.key,))
+            self._db.execute("DELETE FROM alert_active WHERE key = ?", (name_column(alert.key),))
         else:
             body = Notification((alert,), sent_at, "").to_json()
             self._db.execute(
                 "INSERT OR REPLACE INTO alert_active (key, body, sent_at) VALUES (?, ?, ?)",
-                (alert.key, body, sent_at))
+                (name_column(alert.key), body, sent_at))
 
     def mark_delivered(self, delivery_id: int, now: float) -> None:
         # dropped while the attempt was in flight: the receiver has it all the same
@@ -398,8 +406,8 @@ class Outbox:
         with self._using("read"):
             rows = self._db.execute(
                 "SELECT body, inhibited_by, since FROM alert_inhibited ORDER BY key").fetchall()
-        return [Inhibited(Notification.from_json(body).alerts[0], str(by), float(since))
-                for body, by, since in rows]
+        return [Inhibited(Notification.from_json(body).alerts[0], name_from_column(by),
+                          float(since)) for body, by, since in rows]
 
     def routed(self) -> dict[str, set[str]]:
         """Per sink, the keys of the firing alerts it was told of."""
@@ -407,7 +415,7 @@ class Outbox:
             rows = self._db.execute("SELECT key, sink FROM alert_routed").fetchall()
         found: dict[str, set[str]] = {}
         for key, sink in rows:
-            found.setdefault(str(sink), set()).add(str(key))
+            found.setdefault(str(sink), set()).add(name_from_column(key))
         return found
 
     def saved_group(self) -> tuple[list[Alert], float]:

@@ -38,6 +38,7 @@ from threadwatch.alerts.model import Alert, Notification, iso_time
 from threadwatch.errors import OutboxError, SilenceError, ThreadwatchError
 from threadwatch.statefile import (
     make_state_folder,
+    name_column,
     open_read_only,
     open_sqlite,
     stand_in_tables,
@@ -311,7 +312,8 @@ class SilenceStore:
     def hold(self, alerts: Iterable[tuple[Alert, Sequence[str]]], now: float) -> None:
         """Record each alert as held back by the silences named with it (its ``since`` is
         kept if it was held already)."""
-        rows = [(alert.key, Notification((alert,), now, "").to_json(), json.dumps(list(ids)),
+        rows = [(name_column(alert.key), Notification((alert,), now, "").to_json(),
+                 json.dumps(list(ids)),
                  now, now) for alert, ids in alerts]
         if not rows:
             return
@@ -323,7 +325,7 @@ class SilenceStore:
 
     def release(self, keys: Iterable[str]) -> None:
         """The alerts of ``keys`` are held back no more."""
-        rows = [(key,) for key in keys]
+        rows = [(name_column(key),) for key in keys]
         if rows:
             with self._using("write", write=True) as db:
                 db.executemany("DELETE FROM alert_silenced WHERE key = ?", rows)

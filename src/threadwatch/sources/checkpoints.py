@@ -26,7 +26,7 @@ from pathlib import Path
 from threadwatch.errors import StateError
 from threadwatch.logs import TAIL_LOGGER, get_logger
 from threadwatch.sources.identity import FileId, Fingerprint
-from threadwatch.statefile import make_state_folder, open_sqlite
+from threadwatch.statefile import make_state_folder, name_column, name_from_column, open_sqlite
 
 logger = get_logger(TAIL_LOGGER)
 
@@ -129,8 +129,8 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StateError(f"cannot read state file {self.path}: {exc}") from exc
         return [
-            Checkpoint(FileId(device, inode), Fingerprint(length, bytes(digest)), path, offset,
-                       bool(live), row, dirty=False)
+            Checkpoint(FileId(device, inode), Fingerprint(length, bytes(digest)),
+                       name_from_column(path), offset, bool(live), row, dirty=False)
             for row, device, inode, length, digest, path, offset, live in rows
         ]
 
@@ -140,7 +140,7 @@ class StateStore:
             rows = self._db.execute("SELECT source, body FROM window_state").fetchall()
         except sqlite3.Error as exc:
             raise StateError(f"cannot read state file {self.path}: {exc}") from exc
-        return {str(source): str(body) for source, body in rows}
+        return {name_from_column(source): str(body) for source, body in rows}
 
     def save(self, checkpoints: Iterable[Checkpoint], now: float | None = None,
              windows: Mapping[str, str | None] | None = None) -> None:
@@ -183,7 +183,7 @@ class StateStore:
     def _write(self, checkpoint: Checkpoint, now: float) -> None:
         values = (
             checkpoint.file_id.device, checkpoint.file_id.inode, checkpoint.fingerprint.length,
-            checkpoint.fingerprint.digest, checkpoint.path, checkpoint.offset,
+            checkpoint.fingerprint.digest, name_column(checkpoint.path), checkpoint.offset,
             int(checkpoint.live), now,
         )
         if checkpoint.row is None:
@@ -202,11 +202,12 @@ class StateStore:
 
     def _write_window(self, source: str, body: str | None, now: float) -> None:
         if body is None:
-            self._db.execute("DELETE FROM window_state WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM window_state WHERE source = ?", (name_column(source),))
         else:
             self._db.execute(
                 "INSERT OR REPLACE INTO window_state (source, body, updated) VALUES (?, ?, ?)",
-                (source, body, now))
+                (name_column(source), body, now))
+
 
 
 def _prepare(db: sqlite3.Connection) -> None:
