@@ -56,3 +56,15 @@ def test_promtool_accepts_it() -> None:
                            text=True, timeout=60, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout + check.stderr == ""  # no lint remark either
+
+
+def test_a_file_name_that_is_not_utf8_is_a_label_with_a_visible_escape(tmp_path: Path) -> None:
+    # a log written on a Latin-1 host: its name decodes with surrogates, which UTF-8 refuses
+    # (the output was a traceback, exit 1, and node_exporter's file was left empty)
+    latin = os.fsencode(tmp_path) + b"/m\xe9m.log"
+    with open(latin, "wb") as log:
+        log.write((FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log").read_bytes())
+    result = run("--format", "prometheus", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    found = samples(result.stdout)
+    assert found["threadwatch_report_level", (("scope", f"{tmp_path}/m\\udce9m.log"),)] == 0

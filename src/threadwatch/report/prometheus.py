@@ -55,12 +55,13 @@ class _ReportCollector(Collector):
             labels=["scope", "rate"])
         for scope in scopes:
             judged = scope.as_dict()
-            level.add_metric([scope.scope], int(scope.verdict.level))
+            name = _label(scope.scope)
+            level.add_metric([name], int(scope.verdict.level))
             for key, value in judged["counts"].items():
-                events.add_metric([scope.scope, key], value)
+                events.add_metric([name, key], value)
             for key, rate in judged["rates"].items():
                 if rate is not None:
-                    ratio.add_metric([scope.scope, key], rate)
+                    ratio.add_metric([name, key], rate)
         yield level
         yield events
         yield ratio
@@ -68,3 +69,9 @@ class _ReportCollector(Collector):
                                 value=len(self._report.sources))
         yield GaugeMetricFamily("threadwatch_report_timestamp_seconds",
                                 "When the report was made (unix time).", value=self._now)
+
+
+def _label(path: str) -> str:
+    """A path as a label value, which must be UTF-8: the bytes of a file name in another
+    encoding (decoded with surrogates) written as escapes, ``m\\udce9m.log``, as in the table."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
