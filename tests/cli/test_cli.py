@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import importlib.metadata
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -261,3 +263,44 @@ def test_help_and_usage_errors_import_no_settings_models(args: list[str]) -> Non
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.stderr.splitlines()[-1] == "[]", result.stderr
+
+
+def _as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
+    """``threadwatch ARGS`` as a user whom permission bits stop: as root (whom they do not
+    stop), with the capabilities that override them dropped (``setpriv``)."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            if os.environ.get("CI"):
+                pytest.fail("setpriv is missing (util-linux)")
+            pytest.skip("running as root without setpriv (util-linux): permissions do not apply")
+        dropped = "-dac_override,-dac_read_search"
+        prefix = [setpriv, f"--bounding-set={dropped}", f"--inh-caps={dropped}"]
+    return subprocess.run([*prefix, sys.executable, "-m", "threadwatch", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_folder_that_cannot_be_read_is_said_not_taken_for_an_empty_one(
+    tmp_path: Path,
+) -> None:
+    # it was skipped without a word: "logs: no log files in this folder", or a green verdict
+    # with a host's logs left out
+    logs = tmp_path / "logs"
+    closed = logs / "host-b"
+    (logs / "host-a").mkdir(parents=True)
+    closed.mkdir()
+    (logs / "host-a" / HEALTHY.name).write_bytes(HEALTHY.read_bytes())
+    (closed / "run.log").write_bytes(HEALTHY.read_bytes())
+    closed.chmod(0o000)
+    try:
+        partly = _as_a_user("report", "--format", "json", str(logs))
+        not_at_all = _as_a_user("report", str(closed))
+    finally:
+        closed.chmod(0o755)
+    assert partly.returncode == 0, partly.stderr  # what could be read is judged
+    line = f"{closed}: cannot read (Permission denied)"
+    assert partly.stderr == f"threadwatch: {line}\n"
+    assert json.loads(partly.stdout)["problems"] == [line]
+    assert (not_at_all.returncode, not_at_all.stderr) == (
+        3, f"threadwatch: nothing could be read: {line}\n")

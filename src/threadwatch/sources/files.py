@@ -141,12 +141,19 @@ def walk(
     compressed: bool = True,
     skipped: list[str] | None = None,
     irregular: list[str] | None = None,
+    unreadable: list[str] | None = None,
 ) -> Iterator[str]:
     """The wanted regular files under ``folder``, sorted, hidden entries skipped; compressed
     files left out when ``compressed`` is False. A subfolder that cannot be read is skipped.
     Files left out for their names are appended to ``skipped``, wanted names that are not
-    regular files (FIFOs, devices, sockets) to ``irregular``, when given."""
-    for root, dirs, names in os.walk(folder):
+    regular files (FIFOs, devices, sockets) to ``irregular``, and folders that cannot be read
+    (``PATH: cannot read (why)``) to ``unreadable``, when given."""
+
+    def refused(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append(f"{exc.filename}: cannot read ({exc.strerror})")
+
+    for root, dirs, names in os.walk(folder, onerror=refused):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if name.startswith(".") or (not compressed and is_compressed(name)):
@@ -181,9 +188,11 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
         if path == STDIN:
             add(STDIN)
         elif os.path.isdir(path):
+            unreadable: list[str] = []
             found = list(walk(path, include, exclude, skipped=result.skipped,
-                              irregular=result.irregular))
-            if not found:
+                              irregular=result.irregular, unreadable=unreadable))
+            result.problems += unreadable
+            if not found and not unreadable:
                 result.problems.append(f"{path}: no log files in this folder")
             for file in found:
                 add(file)
@@ -199,7 +208,7 @@ def expand_paths(paths: Sequence[str], include: Sequence[str], exclude: Sequence
                                  and not os.path.isdir(m)]
             for folder in (m for m in matches if os.path.isdir(m)):
                 files.extend(walk(folder, include, exclude, skipped=result.skipped,
-                                  irregular=result.irregular))
+                                  irregular=result.irregular, unreadable=result.problems))
             if not files:
                 result.problems.append(f"{path}: no file matches")
             for file in files:
