@@ -80,3 +80,19 @@ def test_the_ranges_follow_rules_changed_or_disabled_by_name(tmp_path: Path) -> 
     perf = perfdata(result.stdout.strip())
     assert perf["overload"][1:3] == ("25", "60")
     assert perf["process_pool_used"][1:3] == ("", "")  # no rule on it any more
+
+
+def test_nothing_readable_or_a_bad_config_is_an_unknown_status_line(tmp_path: Path) -> None:
+    # Nagios and Icinga show a plugin's stdout only: it was empty ("(No output on stdout)")
+    gone = run("--format", "nagios", str(tmp_path / "gone|x.log"))
+    assert gone.returncode == 3
+    assert gone.stdout == (f"THREADWATCH UNKNOWN - nothing could be read: {tmp_path}/gone/x.log:"
+                           " no such file or folder\n")
+    assert gone.stderr.startswith("threadwatch: nothing could be read: ")
+    config = tmp_path / "tw.toml"
+    config.write_text('[tail]\nwindow_seconds = "x"\nflush_seconds = -1\n')
+    bad = run("--format", "nagios", "--config", str(config), str(FIXTURES))
+    assert bad.returncode == 3
+    assert bad.stdout.startswith(f"THREADWATCH UNKNOWN - invalid config {config}: tail.")
+    assert bad.stdout.endswith(" (+1 more)\n") and bad.stdout.count("\n") == 1
+    assert len(bad.stderr.splitlines()) == 2  # every problem of the file, on stderr

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from threadwatch.cli.app import ConfigOption, app, fail, load_settings, warn
-from threadwatch.errors import ThreadwatchError
+from threadwatch.cli.app import ConfigOption, app, fail, warn
+from threadwatch.errors import ConfigError, ThreadwatchError
 
 
 class ReportFormat(StrEnum):
@@ -69,14 +70,17 @@ def report(
 
     Exit code: 0 green, 1 yellow, 2 red, 3 unknown or error.
     """
+    from threadwatch.config import load_config  # noqa: PLC0415 - not for --help
     from threadwatch.report.model import build_report  # noqa: PLC0415 - not for --help
 
-    settings = load_settings(config)
     try:
+        settings = load_config(config)
         result = build_report(paths, settings, verbose=verbose, by_run=by_run,
                               last_run=last_run)
+    except ConfigError as exc:
+        _fail(output, exc.lines)  # every problem of the file, one line each
     except ThreadwatchError as exc:
-        fail(str(exc))
+        _fail(output, [str(exc)])
     warn(*result.problems)
     if output is ReportFormat.json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
@@ -93,3 +97,13 @@ def report(
 
         print_report(result, report_console(), by_run=by_run)
     raise typer.Exit(int(result.total.verdict.level))
+
+
+def _fail(output: ReportFormat, messages: Sequence[str]) -> NoReturn:
+    """Exit 3 with each message on stderr; a monitoring plugin (``nagios``) also gets its
+    status line on stdout, the only output Nagios and Icinga show."""
+    if output is ReportFormat.nagios:
+        from threadwatch.report.nagios import nagios_unknown  # noqa: PLC0415 - lazy
+
+        sys.stdout.write(nagios_unknown(messages) + "\n")
+    fail(*messages)

@@ -29,6 +29,13 @@ from threadwatch.text import safe_text
 _MAX_REASONS = 3
 
 
+def nagios_unknown(messages: Sequence[str]) -> str:
+    """The status line when there is no verdict (nothing could be read, a bad config): the
+    plugin's output is its stdout alone, so the reason must be there too (UNKNOWN, exit 3)."""
+    more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""
+    return safe_text(f"THREADWATCH UNKNOWN - {messages[0]}{more}").replace("|", "/")
+
+
 def nagios_status(report: Report, rules: Sequence[Rule]) -> str:
     """The one status line: ``THREADWATCH <LEVEL> - <why> | <perfdata>``."""
     total = report.as_json()
