@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -96,16 +97,20 @@ def report_table(report: Report, *, by_run: bool = False) -> Group:
     names = _report_names(report)
     by_run = by_run and report.runs is not None
     rows = _source_rows(report) if by_run else [(s, s, None) for s in report.sources]
+    # one space between columns, and the level and the numbers never cut: on an 80-column
+    # terminal they take 62 columns and the name folds (it was the level that was cut,
+    # "YEL…", and a name folded 4 characters a line)
     table = Table(
-        title="threadwatch report", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+        title="threadwatch report", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        padding=0,  # the box draws a space between columns
     )
-    table.add_column("level")
+    table.add_column("level", no_wrap=True, min_width=7)
     # batches; overload, sequential and process-pool shares of them; failed and timed-out
     # shares of samples; thread KeyErrors, thread errors, memory errors, script timeouts and
     # cut-off runs (README, "What is counted")
     for header in ("batch", "ovld", "seq", "proc", "fail", "slow", "KeyE", "thrE", "mem",
                    "t/o", "cut"):
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
     # by run: a line with the source's name, then a row per run named by its start and state
     # as wide as its longest name, folded only where the console is narrower
     table.add_column("source / run" if by_run else "source", overflow="fold")
@@ -146,10 +151,29 @@ def print_report(report: Report, console: Console, *, by_run: bool = False) -> N
     """The table fitted to the console; the reasons one line each however long (a terminal
     wraps them, a pipe keeps them whole for grep)."""
     table, *reasons = report_table(report, by_run=by_run).renderables
-    console.print(table)
+    # narrower than the level, the numbers and a bit of the name: wider lines, which the
+    # terminal wraps, rather than cut numbers ("10…" for 100%) and no name at all
+    width = console.width
+    assert isinstance(table, Table)  # report_table's first part
+    console.width = max(width, _least_width(table))
+    try:
+        console.print(table)
+    finally:
+        console.width = width
     for part in reasons:
         console.print(part, soft_wrap=True, end="")
         console.line()
+
+
+_LEAST_NAME = 12  # columns of a source's name, folded
+
+
+def _least_width(table: Table) -> int:
+    """The width the level and the numbers take whole (the columns that never wrap), with a
+    space between columns and ``_LEAST_NAME`` for the name."""
+    fixed = [max(cell_len(str(cell)) for cell in (column.header, *column.cells))
+             for column in table.columns if column.no_wrap]
+    return sum(fixed) + len(table.columns) - 1 + _LEAST_NAME
 
 
 def report_console(width: int = 132) -> Console:
