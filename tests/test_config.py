@@ -318,7 +318,7 @@ def _sink_examples() -> dict[str, dict[str, Any]]:
 def test_the_sink_examples_of_the_bundled_file_state_the_code_defaults(
         model: type[SinkSettings]) -> None:
     [example] = [e for e in _sink_examples().values() if e["type"] == type_name(model)]
-    parsed = model.model_validate({**example, "url": "x"})
+    parsed = model.model_validate({**example, "url": "${URL}"})
     stated = [name for name in example if name not in ("type", "url")]
     assert stated, "the example states no default"
     for name in stated:

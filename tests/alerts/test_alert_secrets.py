@@ -56,12 +56,12 @@ def test_build_sinks_names_every_sink_that_cannot_be_built() -> None:
 def test_alertmanager_ttl_must_exceed_the_repeat_interval() -> None:
     with pytest.raises(ValueError, match="firing_ttl_seconds"):
         alerts_config(repeat_seconds=3600, sinks={
-            "am": {"type": "alertmanager", "url": "x", "firing_ttl_seconds": 600}})
+            "am": {"type": "alertmanager", "url": "http://am:9093", "firing_ttl_seconds": 600}})
 
 
 def test_unknown_keys_in_a_sink_table_are_refused() -> None:
     with pytest.raises(ValueError, match="extra"):
-        alerts_config(sinks={"s": {"type": "slack", "url": "x", "colour": "red"}})
+        alerts_config(sinks={"s": {"type": "slack", "url": "${URL}", "colour": "red"}})
 
 
 USER, PASSWORD, TOKEN = "ops", "pa:ss&w<rd>", "XoXbT0k3nAbc"

@@ -102,3 +102,18 @@ def test_show_names_every_rule_and_what_the_file_changed(tmp_path: Path) -> None
     assert "hold_seconds = 300" in shown['name = "overload-red"']
     assert "enabled = false" in shown['name = "process-pool-used-yellow"']
     assert "enabled = true" in shown['name = "memory-errors-red"']
+
+
+def test_check_refuses_a_sink_url_written_out_that_tail_would_refuse(tmp_path: Path) -> None:
+    # it said "valid", then tail exited 3 at start: "url is not a valid http(s) URL"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[alerts.sinks.ops]\ntype = "slack"\n'
+                   'url = "hxxps:/hooks.slack.com/services/T0/B0/s3cr3t"\n'
+                   '[alerts.sinks.later]\ntype = "webhook"\nurl = "${NOT_SET_HERE}"\n')
+    result = run("check", str(bad))
+    assert (result.returncode, result.stdout) == (3, "")
+    assert result.stderr == (f"threadwatch: invalid config {bad}: alerts.sinks.ops.url: not a"
+                             " valid http(s) URL (value not shown)\n")  # nor is it shown
+    bad.write_text('[alerts.sinks.ops]\ntype = "slack"\n'
+                   'url = "https://hooks.slack.com/services/T0/B0/s3cr3t"\n')
+    assert run("check", str(bad)).returncode == 0

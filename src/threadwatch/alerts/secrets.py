@@ -72,15 +72,25 @@ def expand_url(sink: str, value: str, env: Mapping[str, str]) -> Secret:
         SinkConfigError: a variable is unset, or the URL is malformed (not shown).
     """
     url = expand(sink, "url", value, env)
+    if not is_http_url(url.reveal()):
+        raise SinkConfigError(sink, "url is not a valid http(s) URL (value not shown)")
+    return url
+
+
+def has_reference(value: str) -> bool:
+    """Whether ``value`` holds a ``${VARIABLE}`` reference (expanded at start-up)."""
+    return _REFERENCE.search(value) is not None
+
+
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is an absolute http(s) URL with a host (and a numeric port, if any)."""
     try:
-        parts = urlsplit(url.reveal())
+        parts = urlsplit(url)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname)
         _ = parts.port  # raises ValueError on a non-numeric port
     except ValueError:
-        valid = False
-    if not valid or any(ch.isspace() for ch in url.reveal()):
-        raise SinkConfigError(sink, "url is not a valid http(s) URL (value not shown)")
-    return url
+        return False
+    return valid and not any(ch.isspace() for ch in url)
 
 
 REDACTED = "***"

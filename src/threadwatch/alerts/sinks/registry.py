@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, field_validator
 
-from threadwatch.alerts.secrets import Secret
+from threadwatch.alerts.secrets import Secret, has_reference, is_http_url
 from threadwatch.alerts.sinks.base import Sink
 from threadwatch.health.settings import RaisedLevel
 from threadwatch.settings import HOUR, Settings
@@ -50,6 +50,15 @@ class SinkSettings(Settings):
     scopes: tuple[str, ...] = Field(("*",), min_length=1)
     # Alert rules by name ("level", or an [[alerts.events]] name); empty: every rule.
     rules: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _written_out_url_is_http(cls, url: str) -> str:
+        # a URL written out in the file is checked with the file (``config check``); one
+        # with a ${VARIABLE} is checked once expanded, at start-up
+        if not has_reference(url) and not is_http_url(url):
+            raise ValueError("not a valid http(s) URL (value not shown)")
+        return url
 
     def conflict(self, *, repeat_seconds: float) -> str | None:
         """What in these settings cannot work with the ``[alerts]`` table's, or None."""
