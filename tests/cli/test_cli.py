@@ -304,3 +304,14 @@ def test_a_folder_that_cannot_be_read_is_said_not_taken_for_an_empty_one(
     assert json.loads(partly.stdout)["problems"] == [line]
     assert (not_at_all.returncode, not_at_all.stderr) == (
         3, f"threadwatch: nothing could be read: {line}\n")
+
+
+def test_report_help_says_what_proc_divides_by_and_every_way_a_run_ends() -> None:
+    from threadwatch.report.runs import RunState  # noqa: PLC0415 - the states named
+
+    text = run("report", "--help").stdout
+    assert "\b" not in text  # click's keep-as-is marker, printed raw where misplaced
+    shown = " ".join(text.split())
+    assert "share of the large batches (4 samples or more" in shown  # not of every batch
+    ended = shown.partition("how it ended: ")[2].partition(" A run ")[0]
+    assert set(ended.split(", ")) == {state.value for state in RunState}, ended

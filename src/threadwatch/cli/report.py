@@ -26,16 +26,19 @@ Table columns, per source and in total:
   batch  batches (one run of the executor chain over a task's samples)
   ovld   share of batches made sequential by overload (over 40 threads)
   seq    share of batches that ended sequential (overload, failed pools)
-  proc   share of batches that ran on the process pool
+  proc   share of the large batches (4 samples or more: [inference]
+         process_min_batch) that ran on the process pool
   fail   share of samples that failed;  slow: share that timed out
   KeyE   thread-cleanup KeyErrors;  thrE: other thread errors
   mem    memory errors;  t/o: script timeouts;  cut: runs cut off mid-task
   source / run  (--by-run) each file, then a row per run: when it began (the
          `date` line the loop prints before each round, else "run N") and
-         how it ended: completed, cut off, running, no progress
+         how it ended: completed, cut off, running, no progress, no run lines
+
 \b
 A run (a round of the loop) begins at a `date` line, or where there is none
 at a task index that starts again or a task after a run summary.
+
 \b
 Levels come from the [[rules]] of the config; "why:" lists the ones crossed.
 Every message recognised: docs/messages.md.
