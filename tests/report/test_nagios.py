@@ -96,3 +96,14 @@ def test_nothing_readable_or_a_bad_config_is_an_unknown_status_line(tmp_path: Pa
     assert bad.stdout.startswith(f"THREADWATCH UNKNOWN - invalid config {config}: tail.")
     assert bad.stdout.endswith(" (+1 more)\n") and bad.stdout.count("\n") == 1
     assert len(bad.stderr.splitlines()) == 2  # every problem of the file, on stderr
+
+
+def test_a_path_not_read_is_said_in_the_status_line(tmp_path: Path) -> None:
+    # the verdict is on what could be read; that a host's log could not be is on stderr,
+    # which Nagios and Icinga never show: the line said "GREEN ... 1 source" and nothing more
+    healthy = FIXTURES / "host-a" / "tmp_batt_k3J9xQ2mPa_run.log"
+    result = run("--format", "nagios", str(healthy), str(tmp_path / "gone.log"))
+    assert result.returncode == 0, result.stderr
+    head = result.stdout.partition(" | ")[0]
+    assert head == (f"THREADWATCH GREEN - 5 batches, no threshold crossed; 1 source;"
+                    f" 1 problem: {tmp_path}/gone.log: no such file or folder")

@@ -57,6 +57,9 @@ def _summary(report: Report, total: dict[str, Any]) -> str:
     of = f"{bad} of {sources} {noun}" if bad else f"{sources} {noun}"
     if report.last_run:
         of += " (last run of each)"
+    if report.problems:  # on stderr too, which a plugin's reader never sees
+        count = len(report.problems)
+        of += f"; {count} problem{'s' if count > 1 else ''}: {report.problems[0]}"
     reasons = report.total.verdict.reasons
     if reasons:
         said = "; ".join(
