@@ -68,3 +68,15 @@ def test_a_file_name_that_is_not_utf8_is_a_label_with_a_visible_escape(tmp_path:
     assert result.returncode == 0, result.stderr
     found = samples(result.stdout)
     assert found["threadwatch_report_level", (("scope", f"{tmp_path}/m\\udce9m.log"),)] == 0
+
+
+def test_nothing_readable_is_the_level_unknown_not_an_empty_file(tmp_path: Path) -> None:
+    # from cron, "report -f prometheus DIR > t.prom.tmp; mv ..." replaced the metrics with an
+    # empty file when the folder could not be read: every series gone, nothing said
+    result = run("--format", "prometheus", str(tmp_path / "gone"))
+    assert result.returncode == 3
+    assert result.stderr == (f"threadwatch: nothing could be read: {tmp_path}/gone:"
+                             " no such file or folder\n")
+    found = samples(result.stdout)
+    assert found["threadwatch_report_level", (("scope", "total"),)] == 3
+    assert found["threadwatch_report_sources", ()] == 0

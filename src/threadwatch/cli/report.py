@@ -104,9 +104,15 @@ def report(
 
 def _fail(output: ReportFormat, messages: Sequence[str]) -> NoReturn:
     """Exit 3 with each message on stderr; a monitoring plugin (``nagios``) also gets its
-    status line on stdout, the only output Nagios and Icinga show."""
+    status line on stdout, the only output Nagios and Icinga show, and ``prometheus`` the
+    level unknown."""
     if output is ReportFormat.nagios:
         from threadwatch.report.nagios import nagios_unknown  # noqa: PLC0415 - lazy
 
         sys.stdout.write(nagios_unknown(messages) + "\n")
+    elif output is ReportFormat.prometheus:  # a textfile replaced from cron says "unknown"
+        from threadwatch.report.prometheus import prometheus_unknown  # noqa: PLC0415 - lazy
+
+        sys.stdout.flush()
+        sys.stdout.buffer.write(prometheus_unknown())
     fail(*messages)

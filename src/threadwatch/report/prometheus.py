@@ -26,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from threadwatch.health.levels import Level
 from threadwatch.health.scope import ScopeReport
 from threadwatch.report.model import Report
 
@@ -35,6 +36,30 @@ def prometheus_text(report: Report, now: float | None = None) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ReportCollector(report, time.time() if now is None else now))
     return generate_latest(registry)
+
+
+def prometheus_unknown(now: float | None = None) -> bytes:
+    """The text when there is no verdict (nothing could be read, an invalid config): the
+    total's level 3 (unknown) and no source, so that the textfile replaced by a failing run
+    says so, rather than holding no series at all."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_UnknownCollector(time.time() if now is None else now))
+    return generate_latest(registry)
+
+
+class _UnknownCollector(Collector):
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def collect(self) -> Iterator[Metric]:
+        level = GaugeMetricFamily(
+            "threadwatch_report_level", "Verdict: 0 green, 1 yellow, 2 red, 3 unknown.",
+            labels=["scope"])
+        level.add_metric(["total"], int(Level.UNKNOWN))
+        yield level
+        yield GaugeMetricFamily("threadwatch_report_sources", "Sources read.", value=0)
+        yield GaugeMetricFamily("threadwatch_report_timestamp_seconds",
+                                "When the report was made (unix time).", value=self._now)
 
 
 class _ReportCollector(Collector):
