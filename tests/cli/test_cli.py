@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -265,7 +266,7 @@ def test_help_and_usage_errors_import_no_settings_models(args: list[str]) -> Non
     assert result.stderr.splitlines()[-1] == "[]", result.stderr
 
 
-def _as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
+def _as_a_user_command(*args: str) -> list[str]:
     """``threadwatch ARGS`` as a user whom permission bits stop: as root (whom they do not
     stop), with the capabilities that override them dropped (``setpriv``)."""
     prefix: list[str] = []
@@ -277,8 +278,12 @@ def _as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
             pytest.skip("running as root without setpriv (util-linux): permissions do not apply")
         dropped = "-dac_override,-dac_read_search"
         prefix = [setpriv, f"--bounding-set={dropped}", f"--inh-caps={dropped}"]
-    return subprocess.run([*prefix, sys.executable, "-m", "threadwatch", *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return [*prefix, sys.executable, "-m", "threadwatch", *args]
+
+
+def _as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_as_a_user_command(*args), capture_output=True, text=True,
+                          timeout=120, check=False)
 
 
 def test_a_folder_that_cannot_be_read_is_said_not_taken_for_an_empty_one(
@@ -315,3 +320,32 @@ def test_report_help_says_what_proc_divides_by_and_every_way_a_run_ends() -> Non
     assert "share of the large batches (4 samples or more" in shown  # not of every batch
     ended = shown.partition("how it ended: ")[2].partition(" A run ")[0]
     assert set(ended.split(", ")) == {state.value for state in RunState}, ended
+
+
+def test_tail_says_once_that_a_subfolder_cannot_be_read_and_follows_the_rest(
+    tmp_path: Path,
+) -> None:
+    logs = tmp_path / "logs"
+    closed = logs / "host-b"
+    (logs / "host-a").mkdir(parents=True)
+    closed.mkdir()
+    (logs / "host-a" / HEALTHY.name).write_bytes(HEALTHY.read_bytes())
+    (closed / "run.log").write_bytes(HEALTHY.read_bytes())
+    closed.chmod(0o000)
+    try:
+        command = _as_a_user_command("tail", "--format", "jsonl", "--state",
+                                     str(tmp_path / "state.db"), str(logs))
+        tail = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            assert tail.stdout is not None
+            first = json.loads(tail.stdout.readline())  # the readable log is followed
+        finally:
+            tail.send_signal(signal.SIGTERM)
+            _, stderr = tail.communicate(timeout=30)
+    finally:
+        closed.chmod(0o755)
+    assert tail.returncode == 0, stderr
+    assert first["source"] == str(logs / "host-a" / HEALTHY.name)
+    assert stderr == (f"threadwatch: {logs}/host-b: cannot read (Permission denied);"
+                      " its logs are not followed\n")

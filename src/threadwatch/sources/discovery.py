@@ -88,6 +88,7 @@ class Roots:
             elif os.path.isdir(path):
                 _check_folder(path)
                 folders.append(os.path.abspath(path))
+                problems += _unreadable_subfolders(path, include, exclude)
             elif os.path.exists(path) and is_regular(path) is False:
                 skipped.append(f"{path}: {NOT_REGULAR}, skipped")
             elif os.path.exists(path):
@@ -179,6 +180,17 @@ class Roots:
     def _walk(self, folder: str) -> Iterator[str]:
         # errors (a subfolder removed or made unreadable meanwhile) only hide that subfolder
         return walk(folder, self.include, self.exclude, compressed=False)
+
+
+def _unreadable_subfolders(folder: str, include: Sequence[str],
+                           exclude: Sequence[str]) -> list[str]:
+    """``PATH: cannot read (why)`` for each subfolder of ``folder`` that cannot be read now,
+    said once at start: the sweeps pass over it without a word, and its logs are not followed
+    (a folder made readable later is)."""
+    unreadable: list[str] = []
+    for _ in walk(folder, include, exclude, compressed=False, unreadable=unreadable):
+        pass
+    return [f"{line}; its logs are not followed" for line in unreadable]
 
 
 def _is_regular(status: os.stat_result) -> bool:
