@@ -238,3 +238,12 @@ def test_a_run_whose_file_changed_recently_is_running_not_cut_off() -> None:
 def test_the_total_of_all_real_logs_is_red(report: Report) -> None:
     assert report.total.verdict.level is Level.RED
     assert report.total.counts["cut_off_runs"] == 8
+
+
+def test_the_reason_of_a_script_timeout_claims_no_duration_the_log_does_not_say() -> None:
+    # the runs in killed/ were stopped by `timeout 11s` and `timeout 14s`; the reason said
+    # "the 600 s script timeout fired" (the loop's usual limit, which the log never prints)
+    report = build_report([str(REAL / "killed")], load_config(None), now=time.time() + A_DAY)
+    [reason] = [r for r in report.total.verdict.reasons if r.metric == "script_timeouts"]
+    assert reason.value == 2
+    assert "600" not in reason.why and "timeout" in reason.why, reason.why
