@@ -3,6 +3,7 @@ that never go down (a window that empties, a source let go), scope labels capped
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -230,3 +231,13 @@ def test_the_readme_lists_every_family() -> None:
     listed = {line.split("`")[1] for line in section.splitlines()
               if line.startswith("| `threadwatch_")}
     assert listed == {family.name for family in FAMILIES}
+
+
+def test_a_label_that_is_not_utf8_is_written_with_escapes() -> None:
+    # a file name in another encoding, as os.fsdecode gives it: the exposition must be UTF-8
+    # (it raised UnicodeEncodeError: /metrics answered 500)
+    from threadwatch.live.metrics import _label  # noqa: PLC0415 - the writer's own helper
+
+    written = _label(os.fsdecode(b"/logs/m\xe9m.log"))
+    assert written == "/logs/m\\\\udce9m.log"
+    written.encode("utf-8")

@@ -344,7 +344,10 @@ ALERT_STATES = ("firing", "pending", "silenced", "inhibited")  # AlertState's co
 
 
 def _label(value: str) -> str:
-    """A label value as the text format writes it between quotes."""
+    """A label value as the text format writes it between quotes; the bytes of a file name
+    that is not UTF-8 (decoded with surrogates) as escapes, ``m\\udce9m.log``, as the report
+    writes them (the exposition must be UTF-8)."""
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
