@@ -286,11 +286,9 @@ def _as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, check=False)
 
 
-def test_a_folder_that_cannot_be_read_is_said_not_taken_for_an_empty_one(
-    tmp_path: Path,
-) -> None:
-    # it was skipped without a word: "logs: no log files in this folder", or a green verdict
-    # with a host's logs left out
+def _logs_with_a_closed_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """``logs/host-a`` with a healthy log, and ``logs/host-b`` (returned second) with one but
+    no permission at all (the caller gives it back its mode)."""
     logs = tmp_path / "logs"
     closed = logs / "host-b"
     (logs / "host-a").mkdir(parents=True)
@@ -298,6 +296,15 @@ def test_a_folder_that_cannot_be_read_is_said_not_taken_for_an_empty_one(
     (logs / "host-a" / HEALTHY.name).write_bytes(HEALTHY.read_bytes())
     (closed / "run.log").write_bytes(HEALTHY.read_bytes())
     closed.chmod(0o000)
+    return logs, closed
+
+
+def test_a_folder_that_cannot_be_read_is_said_not_taken_for_an_empty_one(
+    tmp_path: Path,
+) -> None:
+    # it was skipped without a word: "logs: no log files in this folder", or a green verdict
+    # with a host's logs left out
+    logs, closed = _logs_with_a_closed_folder(tmp_path)
     try:
         partly = _as_a_user("report", "--format", "json", str(logs))
         not_at_all = _as_a_user("report", str(closed))
@@ -325,13 +332,7 @@ def test_report_help_says_what_proc_divides_by_and_every_way_a_run_ends() -> Non
 def test_tail_says_once_that_a_subfolder_cannot_be_read_and_follows_the_rest(
     tmp_path: Path,
 ) -> None:
-    logs = tmp_path / "logs"
-    closed = logs / "host-b"
-    (logs / "host-a").mkdir(parents=True)
-    closed.mkdir()
-    (logs / "host-a" / HEALTHY.name).write_bytes(HEALTHY.read_bytes())
-    (closed / "run.log").write_bytes(HEALTHY.read_bytes())
-    closed.chmod(0o000)
+    logs, closed = _logs_with_a_closed_folder(tmp_path)
     try:
         command = _as_a_user_command("tail", "--format", "jsonl", "--state",
                                      str(tmp_path / "state.db"), str(logs))
